@@ -1,0 +1,55 @@
+# cnnatlas — `make site` builds the atlas, `make test` runs the test suite.
+# Both install what is missing first: Debian packages (as root) and a .venv with pinned deps.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+DATASET := /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz
+APT := DEBIAN_FRONTEND=noninteractive apt-get
+ARGS ?=
+
+.PHONY: site test bench lint format deps test-deps clean
+
+site: deps
+	$(PY) build.py $(ARGS)
+
+test: deps test-deps
+	$(PY) -m ruff check cnnatlas tests benchmarks build.py
+	$(PY) -m pytest $(ARGS)
+
+bench: deps
+	$(PY) benchmarks/run_all.py
+
+lint: deps
+	$(PY) -m ruff check cnnatlas tests benchmarks build.py
+	$(PY) -m ruff format --check cnnatlas tests benchmarks build.py
+
+format: deps
+	$(PY) -m ruff format cnnatlas tests benchmarks build.py
+
+deps: $(VENV)/.installed $(DATASET)
+
+$(VENV)/.installed: requirements.lock
+	@$(PYTHON) -m venv --help >/dev/null 2>&1 || $(MAKE) --no-print-directory apt PKGS="python3-venv"
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.lock
+	touch $@
+
+$(DATASET):
+	@$(MAKE) --no-print-directory apt PKGS="dataset-fashion-mnist"
+
+test-deps:
+	@command -v chromium >/dev/null || $(MAKE) --no-print-directory apt PKGS="chromium"
+	@command -v java >/dev/null || $(MAKE) --no-print-directory apt PKGS="default-jre-headless"
+
+# Install Debian packages when root; otherwise say exactly what to run.
+apt:
+	@if [ "$$(id -u)" = 0 ]; then \
+	  echo "installing Debian packages: $(PKGS)"; \
+	  $(APT) update -qq && $(APT) install -y -qq $(PKGS) >/dev/null; \
+	else \
+	  echo "cnnatlas: missing Debian packages: $(PKGS); run: sudo apt-get install -y $(PKGS)" >&2; exit 1; \
+	fi
+
+clean:
+	rm -rf site .cache test-results

@@ -1,0 +1,174 @@
+"""Plan and run the probes over the sample set: cache hits are loaded, misses computed in one
+vmapped call per (probe, hparams) in bounded-memory chunks, then stored per sample so that
+changing the sample set only computes the changed samples.
+"""
+
+from __future__ import annotations
+
+import time
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from . import cache as cache_mod
+from .batching import chunk_size, map_chunks
+from .cache import Cache
+from .models import Net
+from .probes import PROBES, ProbeSpec, batched, batched_diagnostics, batched_grid
+from .samples import Sample
+from .train import predict
+
+JOB_OPTIONS = ("layers", "classes")  # hparams that shape the job, not the probe function
+
+
+@dataclass
+class ComputeContext:
+    cache: Cache
+    net: Net
+    net_sha256: str
+    seed: int
+    memory_mb: int
+    counts: dict[str, list[int]] = field(default_factory=dict)  # probe -> [computed, cached]
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def count(self, probe: str, computed: int, cached: int) -> None:
+        c = self.counts.setdefault(probe, [0, 0])
+        c[0] += computed
+        c[1] += cached
+
+
+def example_keys(seed: int, probe: str, samples: list[Sample], n_targets: int) -> np.ndarray:
+    """Key data (N, T, 2) uint32: one PRNG key per (sample, target), derived from the sample's
+    content, so a sample's maps do not depend on which other samples share its batch."""
+    root = jax.random.key(seed)
+    folds = jnp.asarray([zlib.crc32(f"{probe}/{s.sha256}".encode()) for s in samples], jnp.uint32)
+    keys = jax.vmap(lambda f: jax.random.split(jax.random.fold_in(root, f), n_targets))(folds)
+    return np.asarray(jax.random.key_data(keys))
+
+
+def _bytes_per_example(net: Net, n_targets: int) -> int:
+    per_stage = sum(int(np.prod(s)) for s in net.spec.shapes().values())
+    return 4 * per_stage * max(1, n_targets) * 4  # forward + backward, generous
+
+
+def _cached_map(
+    ctx: ComputeContext,
+    group: str,
+    parts: dict[str, Any],
+    samples: list[Sample],
+    compute: Callable[[list[Sample]], list[dict[str, np.ndarray]]],
+) -> dict[str, dict[str, np.ndarray]]:
+    """Per-sample cache around a batched computation; returns {sample id: arrays}."""
+    model = ctx.net.spec.name
+    keys = {s.id: cache_mod.key({**parts, "weights": ctx.net_sha256, "sample": s.sha256}) for s in samples}
+    out: dict[str, dict[str, np.ndarray]] = {}
+    misses = []
+    for s in samples:
+        hit = ctx.cache.load(group, model, keys[s.id])
+        if hit is None:
+            misses.append(s)
+        else:
+            out[s.id] = hit
+    if misses:
+        t = time.perf_counter()
+        results = compute(misses)
+        dt = time.perf_counter() - t
+        for s, arrays in zip(misses, results, strict=True):
+            ctx.cache.save(group, model, keys[s.id], arrays, {**parts, "sample": s.id, "seconds": dt / len(misses), "jax": jax.__version__})
+            out[s.id] = arrays
+        ctx.seconds[group] = ctx.seconds.get(group, 0.0) + dt
+    ctx.count(group, len(misses), len(samples) - len(misses))
+    return out
+
+
+def run_activations(ctx: ComputeContext, samples: list[Sample]) -> dict[str, dict[str, np.ndarray]]:
+    """Every stage's output and the probabilities per sample: {id: {stage: array, "probs": ..}}."""
+    spec = PROBES["activations"]
+    parts = {"probe": spec.name, "version": spec.version}
+
+    def compute(miss: list[Sample]) -> list[dict[str, np.ndarray]]:
+        fn = batched(spec)
+        xs = np.stack([s.x for s in miss])
+        zeros = np.zeros(len(miss), np.int32)
+        keys = example_keys(ctx.seed, spec.name, miss, 1)[:, 0]
+        chunk = chunk_size(_bytes_per_example(ctx.net, 1), ctx.memory_mb)
+        names = [*ctx.net.spec.stage_names, "probs"]
+        cols = map_chunks(lambda x, t, k: tuple(fn(ctx.net, x, t, k)[n] for n in names), [xs, zeros, keys], chunk)
+        return [{n: cols[j][i] for j, n in enumerate(names)} for i in range(len(miss))]
+
+    return _cached_map(ctx, spec.name, parts, samples, compute)
+
+
+def targets_for(classes: str, probs: np.ndarray, label: int | None, n_classes: int) -> list[int]:
+    """The classes a map is computed for: "all", or "pred_true" (predicted, then true)."""
+    if classes == "all":
+        return list(range(n_classes))
+    pred = int(np.argmax(probs))
+    return [pred, pred if label is None else label]
+
+
+def run_attribution(
+    ctx: ComputeContext,
+    spec: ProbeSpec,
+    hparams: dict[str, Any],
+    samples: list[Sample],
+    acts: dict[str, dict[str, np.ndarray]],
+) -> dict[str, dict[str, dict[str, np.ndarray]]]:
+    """Maps of one attribution probe: {layer or "input": {sample id: {"maps": (T, H, W), "targets": (T,)}}}.
+
+    Probes with `diagnostics` also store "diagnostics" (T, D) per sample (spec.diagnostic_names).
+    """
+    fn_hp = {k: v for k, v in hparams.items() if k not in JOB_OPTIONS}
+    layers = hparams.get("layers") or [None]
+    classes = hparams.get("classes", "pred_true")
+    n_classes = ctx.net.spec.n_classes
+    out = {}
+    for layer in layers:
+        hp = {**fn_hp, **({"layer": layer} if layer else {})}
+        parts = {"probe": spec.name, "version": spec.version, "hparams": hp, "classes": classes}
+
+        def compute(miss: list[Sample], hp=hp) -> list[dict[str, np.ndarray]]:
+            targets = np.array(
+                [targets_for(classes, acts[s.id]["probs"], s.label, n_classes) for s in miss], np.int32
+            )
+            keys = example_keys(ctx.seed, spec.name, miss, targets.shape[1])
+            fn = batched_grid(spec, **hp)
+            chunk = min(spec.chunk, chunk_size(_bytes_per_example(ctx.net, targets.shape[1]), ctx.memory_mb))
+            xs = np.stack([s.x for s in miss])
+            maps = map_chunks(lambda x, t, k: fn(ctx.net, x, t, k), [xs, targets, keys], chunk)
+            arts = [{"maps": maps[i].astype(np.float32), "targets": targets[i]} for i in range(len(miss))]
+            diagnose = batched_diagnostics(spec, **hp)  # e.g. IG completeness, stored with the maps
+            if diagnose is not None:
+                diag = map_chunks(lambda x, t, m: diagnose(ctx.net, x, t, m), [xs, targets, maps], chunk)
+                for art, d in zip(arts, diag, strict=True):
+                    art["diagnostics"] = np.asarray(d, np.float32)
+            return arts
+
+        out[layer or "input"] = _cached_map(ctx, spec.name, parts, samples, compute)
+    return out
+
+
+def evaluate_test_set(ctx: ComputeContext, test_x: np.ndarray, test_y: np.ndarray, data_sha: str) -> dict[str, np.ndarray]:
+    """Predictions over the whole test split: preds (N,), confidence (N,), confusion (C, C)."""
+    k = cache_mod.key({"probe": "evaluate", "weights": ctx.net_sha256, "data": data_sha, "n": len(test_x)})
+    hit = ctx.cache.load("evaluate", ctx.net.spec.name, k)
+    if hit is not None:
+        ctx.count("evaluate", 0, 1)
+        return hit
+    t = time.perf_counter()
+    logits = predict(ctx.net, test_x, ctx.memory_mb)
+    probs = np.asarray(jax.nn.softmax(logits, axis=-1))
+    preds = probs.argmax(-1).astype(np.int32)
+    c = ctx.net.spec.n_classes
+    confusion = np.zeros((c, c), np.int64)
+    np.add.at(confusion, (test_y, preds), 1)
+    out = {"preds": preds, "confidence": probs.max(-1).astype(np.float32), "confusion": confusion}
+    ctx.cache.save("evaluate", ctx.net.spec.name, k, out, {"probe": "evaluate"})
+    ctx.seconds["evaluate"] = time.perf_counter() - t
+    ctx.count("evaluate", 1, 0)
+    return out

@@ -1,0 +1,114 @@
+"""The probe contract and the one place that compiles and maps probes.
+
+Every method is one pure, unbatched function `probe(net, x, target, key, **hparams) -> Array`:
+x (H, W, C) float32, target an int32 scalar (a class), key a PRNG key; it returns float32 raw
+values (no normalization). `batched` / `batched_grid` are the only jit(vmap(...)) of probes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cache, partial
+from typing import Any
+
+import jax
+
+Probe = Callable[..., jax.Array]
+
+
+@dataclass(frozen=True)
+class ProbeSpec:
+    """What the system knows about a method, as data.
+
+    kind: "attribution" (samples × classes -> (H, W) maps) or "activation" (samples -> stages).
+    signed: drawn with a diverging colour map. version: bump when the maths changes (cache key).
+    defaults: hparams; a `layer` / `layers` hparam makes it layer-wise. chunk: max batch per call.
+    choices: allowed values of string hparams, checked (with the valid ones listed) before jit.
+    diagnostics: optional `(net, x, target, map, **hparams) -> (D,) float32` numbers checked per
+    map and stored with it (e.g. integrated gradients' completeness), named by `diagnostic_names`.
+    """
+
+    name: str
+    fn: Probe
+    title: str
+    kind: str
+    signed: bool = False
+    version: int = 1
+    defaults: dict[str, Any] = field(default_factory=dict)
+    paper: str = ""
+    chunk: int = 256
+    choices: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+    diagnostics: Callable[..., jax.Array] | None = None
+    diagnostic_names: tuple[str, ...] = ()
+
+    def __hash__(self) -> int:  # dict field: hash by identity-stable parts
+        return hash((self.name, self.fn, self.version))
+
+    def resolve(self, hparams: dict[str, Any], where: str) -> dict[str, Any]:
+        """Defaults overlaid with user hparams; unknown names refused with the valid ones."""
+        from ..errors import ConfigError
+
+        unknown = sorted(set(hparams) - set(self.defaults))
+        if unknown:
+            raise ConfigError(
+                where,
+                f"unknown hyperparameter '{unknown[0]}' for {self.name}; expected one of "
+                f"{', '.join(sorted(self.defaults)) or '(none)'}",
+            )
+        for name, allowed in self.choices.items():
+            if name in hparams and hparams[name] not in allowed:
+                raise ConfigError(
+                    f"{where}.{name}",
+                    f"unknown value {hparams[name]!r}; expected one of "
+                    + ", ".join(repr(a) for a in allowed),
+                )
+        return {**self.defaults, **hparams}
+
+
+def _freeze(hp: dict[str, Any]) -> tuple:
+    return tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in hp.items()))
+
+
+def _with_key_data(mapped: Callable) -> Callable:
+    # Keys travel as raw uint32 key data so that callers can chunk and pad them like any array.
+    return jax.jit(lambda net, xs, ts, kd: mapped(net, xs, ts, jax.random.wrap_key_data(kd)))
+
+
+@cache
+def _grid(fn: Probe, hp: tuple) -> Callable:
+    inner = jax.vmap(partial(fn, **dict(hp)), in_axes=(None, None, 0, 0))  # over targets
+    return _with_key_data(jax.vmap(inner, in_axes=(None, 0, 0, 0)))  # over samples
+
+
+@cache
+def _flat(fn: Probe, hp: tuple) -> Callable:
+    return _with_key_data(jax.vmap(partial(fn, **dict(hp)), in_axes=(None, 0, 0, 0)))
+
+
+def batched(spec: ProbeSpec, **hp: Any) -> Callable:
+    """jit(vmap(probe)) over (x, target, key): xs (N, H, W, C), targets (N,), key data (N, 2)."""
+    return _flat(spec.fn, _freeze(hp))
+
+
+def batched_grid(spec: ProbeSpec, **hp: Any) -> Callable:
+    """jit(vmap(vmap(probe))): xs (N, H, W, C), targets (N, T), key data (N, T, 2) -> (N, T, ...).
+
+    Inside, x is unbatched over targets, so the forward pass is shared by all T classes and
+    only the backward pass is batched.
+    """
+    return _grid(spec.fn, _freeze(hp))
+
+
+@cache
+def _diag_grid(fn: Callable, hp: tuple) -> Callable:
+    inner = jax.vmap(partial(fn, **dict(hp)), in_axes=(None, None, 0, 0))  # over targets
+    return jax.jit(jax.vmap(inner, in_axes=(None, 0, 0, 0)))  # over samples
+
+
+def batched_diagnostics(spec: ProbeSpec, **hp: Any) -> Callable:
+    """jit(vmap(vmap(spec.diagnostics))): xs (N, H, W, C), targets (N, T), maps (N, T, H, W)
+    -> (N, T, D). None when the probe has no diagnostics."""
+    if spec.diagnostics is None:
+        return None  # type: ignore[return-value]
+    return _diag_grid(spec.diagnostics, _freeze(hp))

@@ -1,0 +1,116 @@
+"""The site as data: every entity with its URL, built before anything is rendered.
+
+`url_for` is the only place that builds URLs; templates make them relative with the `url`
+function, so the site works from file:// and under any sub-path. No JAX here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .samples import slugify
+
+
+@dataclass(frozen=True)
+class ClassInfo:
+    index: int
+    name: str
+    slug: str
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    name: str
+    kind: str
+    shape: tuple[int, ...]
+    params: int
+    index: int
+
+    @property
+    def is_map(self) -> bool:  # spatial (h, w, K) output: drawn as unit maps
+        return len(self.shape) == 3
+
+    @property
+    def units(self) -> int:
+        return self.shape[-1]
+
+    @property
+    def signed(self) -> bool:  # conv and dense outputs are pre-activation, hence signed
+        return self.kind in ("conv", "dense", "flatten")
+
+
+@dataclass(frozen=True)
+class SampleInfo:
+    id: str
+    label: int | None
+    pred: int
+    probs: tuple[float, ...]
+    source: str
+    preprocessing: tuple[str, ...]
+
+    @property
+    def correct(self) -> bool | None:
+        return None if self.label is None else self.label == self.pred
+
+
+@dataclass
+class Site:
+    """Everything the pages show. Arrays stay NumPy; templates receive plain values."""
+
+    title: str
+    base_url: str
+    classes: list[ClassInfo]
+    layers: list[LayerInfo]
+    samples: list[SampleInfo]
+    model: dict[str, Any]  # name, hparams, input_shape, params_total, provenance
+    history: list[dict[str, float]]
+    test: dict[str, Any]  # accuracy, confusion (list of lists), n
+    gradcam_layers: list[str]
+    topk: int
+    warnings: list[str] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def url_for(self, kind: str, key: Any = None) -> str:
+        """Site-relative URL of an entity: ('sample', id), ('layer', name), ('class', index) ..."""
+        if kind == "home":
+            return "index.html"
+        if kind in ("samples", "layers", "classes"):
+            return f"{kind}/index.html"
+        if kind == "sample":
+            return f"samples/{key}/index.html"
+        if kind == "layer":
+            return f"layers/{key}/index.html"
+        if kind == "class":
+            return f"classes/{self.classes[key].slug}/index.html"
+        if kind == "static":
+            return f"static/{key}"
+        raise KeyError(f"no URL for {kind!r}")
+
+    def class_name(self, index: int | None) -> str:
+        return "unknown" if index is None else self.classes[index].name
+
+
+def make_classes(names: tuple[str, ...]) -> list[ClassInfo]:
+    """Class entities with unique, path-safe slugs."""
+    out, seen = [], set()
+    for i, name in enumerate(names):
+        slug, n = slugify(name), 2
+        base = slug
+        while slug in seen:
+            slug, n = f"{base}-{n}", n + 1
+        seen.add(slug)
+        out.append(ClassInfo(i, name, slug))
+    return out
+
+
+def img_path(*parts: Any) -> str:
+    """Site-relative path of a generated image: img/<part>/<part>...png (parts are slugs/ids)."""
+    return "img/" + "/".join(str(p) for p in parts) + ".png"
+
+
+def topk(probs: np.ndarray, k: int) -> list[tuple[int, float]]:
+    order = np.argsort(-np.asarray(probs), kind="stable")[:k]
+    return [(int(i), float(probs[i])) for i in order]

@@ -1,0 +1,103 @@
+"""Train a model with optax: seeded, deterministic, one jit-compiled scan per chunk of steps."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from .batching import chunk_size, map_chunks
+from .config import TrainConfig
+from .models import ModelSpec, Net
+
+_PROGRESS_EVERY = 25  # steps between progress updates (each one syncs with the device)
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    net: Net
+    history: list[dict[str, float]]  # per epoch: loss, train_acc, test_acc
+    test_acc: float
+
+
+def _loss(params, spec: ModelSpec, xs, ys):
+    logits = jax.vmap(Net(params, spec).run)(xs)
+    loss = optax.softmax_cross_entropy_with_integer_labels(logits, ys).mean()
+    return loss, (logits.argmax(-1) == ys).mean()
+
+
+@partial(jax.jit, static_argnames=("spec", "tx"), donate_argnames=("params", "opt_state"))
+def _train_step(params, opt_state, xs, ys, *, spec: ModelSpec, tx):
+    """One optimizer step on a batch xs (B, H, W, C), ys (B,).
+
+    Deliberately one jitted call per step, not a `lax.scan` over steps: on XLA:CPU the
+    convolutions inside a scanned loop ran ~4× slower (measured 51 s vs 14 s per epoch).
+    """
+    (loss, acc), grads = jax.value_and_grad(_loss, has_aux=True)(params, spec, xs, ys)
+    updates, opt_state = tx.update(grads, opt_state, params)
+    return optax.apply_updates(params, updates), opt_state, loss, acc
+
+
+def predict(net: Net, xs: np.ndarray, memory_mb: int = 256) -> np.ndarray:
+    """Logits (N, n_classes) for images (N, H, W, C), in bounded chunks."""
+    fn = jax.jit(jax.vmap(net.run))
+    return map_chunks(fn, [xs], chunk_size(xs[0].nbytes * 40, memory_mb))  # type: ignore[return-value]
+
+
+def train(
+    spec: ModelSpec,
+    cfg: TrainConfig,
+    train_x: np.ndarray,
+    train_y: np.ndarray,
+    test_x: np.ndarray,
+    test_y: np.ndarray,
+    seed: int,
+    progress: Callable[[int, int, dict[str, float]], None] | None = None,
+) -> TrainResult:
+    """Adam (cosine-decayed learning rate) on softmax cross-entropy; batches drawn from a per-epoch seeded permutation.
+
+    progress(step, total_steps, {"loss": .., "acc": ..}) is called after each compiled chunk.
+    """
+    key = jax.random.key(seed)
+    params = spec.init(jax.random.fold_in(key, 0))
+    n = len(train_x) if not cfg.train_limit else min(cfg.train_limit, len(train_x))
+    batch = min(cfg.batch_size, n)
+    steps = n // batch
+    # Adam with cosine decay to 0 over the whole run: ~0.5 point better than a constant rate.
+    tx = optax.adam(optax.cosine_decay_schedule(cfg.learning_rate, steps * cfg.epochs))
+    opt_state = tx.init(params)
+    xs, ys = jnp.asarray(train_x[:n]), jnp.asarray(train_y[:n])
+    history: list[dict[str, float]] = []
+    total = steps * cfg.epochs
+    done = 0
+    for epoch in range(cfg.epochs):
+        perm = np.asarray(jax.random.permutation(jax.random.fold_in(key, epoch + 1), n))
+        idx = jnp.asarray(perm[: steps * batch].reshape(steps, batch))
+        bx, by = xs[idx], ys[idx]  # (steps, batch, ...): one gather per epoch keeps steps fed
+        losses, accs = [], []
+        for i in range(steps):
+            params, opt_state, loss, acc = _train_step(
+                params, opt_state, bx[i], by[i], spec=spec, tx=tx
+            )
+            losses.append(loss)
+            accs.append(acc)
+            done += 1
+            if progress and (done % _PROGRESS_EVERY == 0 or i == steps - 1):
+                progress(done, total, {"loss": float(loss), "acc": float(acc)})
+        net = Net(params, spec)
+        test_acc = float((predict(net, test_x).argmax(-1) == test_y).mean())
+        history.append(
+            {
+                "epoch": epoch + 1,
+                "loss": float(np.mean(jax.device_get(losses))),
+                "train_acc": float(np.mean(jax.device_get(accs))),
+                "test_acc": test_acc,
+            }
+        )
+    net = Net(params, spec)
+    return TrainResult(net=net, history=history, test_acc=history[-1]["test_acc"])

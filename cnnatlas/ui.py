@@ -1,0 +1,41 @@
+"""Console output for long work: phases, progress bars and warnings (rich), or nothing (tests)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+
+class UI:
+    """Collects warnings (deduplicated, in order) and shows progress on a console."""
+
+    def __init__(self, quiet: bool = False) -> None:
+        self.console = Console(stderr=True, quiet=quiet, highlight=False)
+        self.warnings: list[str] = []
+
+    def warn(self, message: str) -> None:
+        if message not in self.warnings:
+            self.warnings.append(message)
+            self.console.print(f"[yellow]warning:[/] {message}", markup=True, highlight=False)
+
+    def info(self, message: str) -> None:
+        self.console.print(message, markup=False)
+
+    @contextmanager
+    def progress(self, label: str, total: int) -> Iterator:
+        """Yields update(done, fields) for a bar of `total` steps."""
+        with Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.fields[extra]}"), TimeRemainingColumn(),
+            console=self.console, transient=True,
+        ) as bar:
+            task = bar.add_task(label, total=total, extra="")
+
+            def update(done: int, fields: dict[str, float] | None = None) -> None:
+                extra = " ".join(f"{k} {v:.4f}" for k, v in (fields or {}).items())
+                bar.update(task, completed=done, extra=extra)
+
+            yield update

@@ -1,0 +1,128 @@
+"""Load or train the model: weights cached by what determines them, with their provenance.
+
+The key covers the model config, the training config, the seed and the data hash. Shipped
+weights (train.weights in atlas.toml) are used when their provenance key matches; their shapes
+are checked and the test accuracy recomputed. A build whose model and data did not change does
+not retrain.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+from flax import serialization
+
+from . import cache as cache_mod
+from .config import Config
+from .data import Dataset
+from .errors import ModelError
+from .models import ModelSpec, Net, check_params
+from .train import predict, train
+
+TRAIN_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Provenance:
+    key: str
+    config: dict[str, Any]
+    data_sha256: str
+    test_acc: float
+    history: list[dict[str, float]]
+    weights_sha256: str
+    source: str  # "trained", "cache" or "shipped"
+
+
+def weights_key(cfg: Config, spec: ModelSpec, data: Dataset) -> tuple[str, dict[str, Any]]:
+    train_cfg = {k: v for k, v in dataclasses.asdict(cfg.train).items() if k != "weights"}
+    parts = {
+        "model": spec.name,
+        "model_version": spec.version,
+        "model_hparams": dict(spec.hparams),
+        "input_shape": list(spec.input_shape),
+        "n_classes": spec.n_classes,
+        "train": train_cfg,
+        "train_version": TRAIN_VERSION,
+        "seed": cfg.seed,
+        "data": data.sha256,
+    }
+    return cache_mod.key(parts), parts
+
+
+def params_sha256(params: Any) -> str:
+    """Hash of the parameter values (path, dtype, shape, bytes of every leaf, in key order).
+
+    Not of `to_bytes`: that differs for the same values held as jax or numpy arrays.
+    """
+    h = hashlib.sha256()
+    for path, leaf in jax.tree_util.tree_leaves_with_path(params):
+        a = np.asarray(leaf)
+        h.update(f"{jax.tree_util.keystr(path)}|{a.dtype}|{a.shape}|".encode() + a.tobytes())
+    return h.hexdigest()
+
+
+def _read(path: Path, spec: ModelSpec) -> tuple[Any, dict[str, Any]]:
+    side = path.with_suffix(".json")
+    try:
+        meta = json.loads(side.read_text())
+        raw = serialization.msgpack_restore(path.read_bytes())
+    except (OSError, ValueError) as e:
+        raise ModelError(str(path), f"cannot read the weights ({e}); delete the file to retrain") from e
+    check_params(spec, raw, str(path))
+    params = serialization.from_state_dict(spec.init(jax.random.key(0)), raw)
+    return params, meta
+
+
+def _write(path: Path, params: Any, prov: Provenance) -> None:
+    cache_mod.atomic_write(path, serialization.to_bytes(params))
+    meta = {**dataclasses.asdict(prov), "source": "trained"}
+    cache_mod.atomic_write(path.with_suffix(".json"), json.dumps(meta, indent=1, sort_keys=True).encode())
+
+
+def load_or_train(
+    cfg: Config,
+    spec: ModelSpec,
+    data: Dataset,
+    cache_root: Path,
+    warn: Callable[[str], None],
+    progress: Callable[[int, int, dict[str, float]], None] | None = None,
+) -> tuple[Net, Provenance]:
+    """The trained Net and where it came from."""
+    k, parts = weights_key(cfg, spec, data)
+    cached = cache_root / "weights" / spec.name / f"{k[:16]}.msgpack"
+    for path, source in ((cfg.train.weights, "shipped"), (cached, "cache")):
+        if path is None or not path.is_file():
+            continue
+        params, meta = _read(path, spec)
+        if meta.get("key") != k:
+            if source == "shipped":
+                warn(
+                    f"{path}: shipped weights were trained with another config or data; "
+                    "training new ones (delete or replace the file to silence this)"
+                )
+            continue
+        net = Net(params, spec)
+        acc = float((predict(net, data.test_x).argmax(-1) == data.test_y).mean())
+        if abs(acc - meta["test_acc"]) > 0.005:
+            warn(f"{path}: test accuracy is {acc:.4f}, its provenance says {meta['test_acc']:.4f}")
+        return net, Provenance(
+            k, parts, data.sha256, acc, meta["history"], params_sha256(params), source
+        )
+    result = train(spec, cfg.train, data.train_x, data.train_y, data.test_x, data.test_y, cfg.seed, progress)
+    params = result.net.params
+    prov = Provenance(
+        k, parts, data.sha256, result.test_acc, result.history, params_sha256(params), "trained"
+    )
+    _write(cached, params, prov)
+    if cfg.train.weights is not None and not cfg.train.weights.exists():
+        _write(cfg.train.weights, params, prov)
+    return result.net, prov
+

@@ -1,0 +1,108 @@
+"""End-to-end builds of the tiny config: links, determinism, caching, and crash safety."""
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from cnnatlas import pipeline
+from cnnatlas.config import load_config
+from cnnatlas.errors import ConfigError, OutputError
+from cnnatlas.pipeline import build
+from tests.conftest import TINY_CONFIG
+from tests.sitecheck import broken_links, tree_bytes
+
+pytestmark = pytest.mark.slow
+
+
+def test_every_page_type_and_link(tiny_build):
+    site, _, report = tiny_build
+    for page in ("index.html", "404.html", "samples/index.html", "layers/index.html", "classes/index.html",
+                 "samples/test-00000/index.html", "layers/conv_1_1/index.html", "classes/t-shirt-top/index.html"):
+        assert (site / page).is_file(), page
+    assert (site / ".nojekyll").is_file()
+    assert broken_links(site) == []
+    assert report.pages == len(list(site.rglob("*.html")))
+    assert report.images == len(list(site.rglob("*.png")))
+
+
+def test_lychee_offline_finds_no_broken_link(tiny_build):
+    lychee = shutil.which("lychee") or str(Path(__file__).resolve().parent.parent / ".venv/bin/lychee")
+    if not Path(lychee).exists():
+        pytest.skip("lychee not installed")
+    r = subprocess.run([lychee, "--offline", "--no-progress", "--include-fragments", "--index-files", "", str(tiny_build[0])],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_pages_show_class_names_and_values(tiny_build):
+    site, _, report = tiny_build
+    home = (site / "index.html").read_text()
+    assert "Ankle boot" in home and "conv_2_2" in home and "4440" in home
+    sample = (site / "samples/test-00000/index.html").read_text()
+    assert "Grad-CAM" in sample and 'data-scope="map"' in sample
+    n_focus = sample.count("<h3>Predicted class") + sample.count("<h3>True class")
+    assert n_focus in (1, 2)
+    # the all-classes grid (10 classes × 2 scopes) plus both scopes of each focus class
+    assert sample.count("gradcam/conv_2_2/") == 10 * 2 + 2 * n_focus
+
+
+def test_rebuild_computes_nothing_and_is_byte_identical(tiny_build, tmp_path):
+    site, cache, _ = tiny_build
+    report = build(load_config(TINY_CONFIG), tmp_path / "again", cache)
+    assert report.computed == 0 and report.weights == "cache"
+    assert tree_bytes(tmp_path / "again") == tree_bytes(site)
+
+
+def test_fresh_cache_gives_identical_site(tiny_build, tmp_path):
+    """Training, compute and rendering are deterministic: a cold build matches byte for byte."""
+    site, _, _ = tiny_build
+    report = build(load_config(TINY_CONFIG), tmp_path / "cold", tmp_path / "cache")
+    assert report.weights == "trained" and report.computed > 0
+    assert tree_bytes(tmp_path / "cold") == tree_bytes(site)
+
+
+def test_changed_hyperparameter_recomputes_only_that_method(tiny_build, tmp_path):
+    _, cache, _ = tiny_build
+    cfg = load_config(TINY_CONFIG, {"probes": {"gradcam": {"layers": ["conv_1_1"]}}})
+    report = build(cfg, tmp_path / "s", cache)
+    assert report.computed == 10  # 10 samples × gradcam at the new layer; activations cached
+
+
+def test_failed_build_leaves_previous_site_intact(tiny_build, tmp_path, monkeypatch):
+    site, cache, _ = tiny_build
+    out = tmp_path / "site"
+    shutil.copytree(site, out)
+    before = tree_bytes(out)
+
+    def boom(*a, **k):
+        raise RuntimeError("template exploded")
+
+    monkeypatch.setattr(pipeline, "render", boom)
+    with pytest.raises(RuntimeError):
+        build(load_config(TINY_CONFIG), out, cache)
+    assert tree_bytes(out) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["site"]  # no temporary folders left
+
+
+def test_bad_layer_is_refused_before_any_work(tmp_path):
+    cfg = load_config(TINY_CONFIG, {"probes": {"gradcam": {"layers": ["conv_9"]}}})
+    with pytest.raises(ConfigError, match=r"probes\.gradcam\.layers: unknown layer 'conv_9'; expected one of conv_1_1, relu_1_1"):
+        build(cfg, tmp_path / "s", tmp_path / "c")
+    assert not (tmp_path / "c").exists()
+
+
+@pytest.mark.parametrize("where", ["file", "content", "cwd"])
+def test_dangerous_output_folders_are_refused(tmp_path, where, monkeypatch):
+    cfg = load_config(TINY_CONFIG)
+    if where == "file":
+        out = tmp_path / "f.txt"
+        out.write_text("x")
+    elif where == "content":
+        out = TINY_CONFIG.parent / "site"
+    else:
+        monkeypatch.chdir(tmp_path)
+        out = tmp_path
+    with pytest.raises(OutputError, match="--out"):
+        build(cfg, out, tmp_path / "c")

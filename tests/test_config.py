@@ -1,0 +1,76 @@
+"""Config loading: defaults, overrides, and messages that say where, what and how to fix."""
+
+from pathlib import Path
+
+import pytest
+
+from cnnatlas.config import FASHION_MNIST_CLASSES, load_config
+from cnnatlas.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / "atlas.toml"
+    p.write_text(text, encoding="utf-8")
+    return p
+
+
+def test_default_config_file_loads_and_is_frozen():
+    cfg = load_config(ROOT / "content" / "atlas.toml")
+    assert cfg.model.name == "tinyvgg" and cfg.model.width == 10
+    assert cfg.dataset.class_names == FASHION_MNIST_CLASSES
+    assert cfg.samples.dir == (ROOT / "content" / "samples")  # relative to the config file
+    with pytest.raises(AttributeError):
+        cfg.seed = 3  # type: ignore[misc]
+
+
+def test_unknown_key_suggests_closest(tmp_path):
+    with pytest.raises(ConfigError, match=r"train\.epoch.*unknown key 'epoch'.*did you mean 'epochs'"):
+        load_config(write(tmp_path, "[train]\nepoch = 3\n"))
+
+
+def test_unknown_section_suggests_closest(tmp_path):
+    with pytest.raises(ConfigError, match=r"did you mean 'samples'"):
+        load_config(write(tmp_path, "[sample]\nper_class = 3\n"))
+
+
+def test_wrong_type_names_key_and_types(tmp_path):
+    with pytest.raises(ConfigError, match=r"train\.epochs: expected an integer, got '3'"):
+        load_config(write(tmp_path, '[train]\nepochs = "3"\n'))
+    with pytest.raises(ConfigError, match=r"model\.width: expected an integer, got True"):
+        load_config(write(tmp_path, "[model]\nwidth = true\n"))
+
+
+@pytest.mark.parametrize(
+    "text, match",
+    [
+        ("[train]\nepochs = 0\n", r"train\.epochs: expected a value between 1 and 1000, got 0"),
+        ("[samples]\nper_class = -2\n", r"samples\.per_class: expected a value between"),
+        ("[train]\nlearning_rate = 0\n", r"train\.learning_rate"),
+        ('[model]\npadding = "sme"\n', r"unknown value 'sme'.*did you mean 'same'"),
+    ],
+)
+def test_out_of_range_values(tmp_path, text, match):
+    with pytest.raises(ConfigError, match=match):
+        load_config(write(tmp_path, text))
+
+
+def test_syntax_error_gives_line_and_column(tmp_path):
+    with pytest.raises(ConfigError, match=r"TOML syntax error: .*line 2, column \d+"):
+        load_config(write(tmp_path, "seed = 1\n[train\n"))
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(tmp_path / "nope.toml")
+
+
+def test_class_names_must_be_unique(tmp_path):
+    with pytest.raises(ConfigError, match="unique"):
+        load_config(write(tmp_path, '[dataset]\nclass_names = ["a", "a"]\n'))
+
+
+def test_overrides_merge_into_tables(tmp_path):
+    cfg = load_config(write(tmp_path, "[train]\nepochs = 3\n"), {"train": {"batch_size": 7}})
+    assert (cfg.train.epochs, cfg.train.batch_size) == (3, 7)
