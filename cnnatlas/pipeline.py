@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__, figures
+from . import __version__, figures, layout, mapfigures
 from .cache import Cache
 from .compute import ComputeContext, evaluate_test_set, run_activations, run_attribution
 from .config import Config
@@ -19,12 +19,13 @@ from .pages import PAGE_TYPES
 from .probes import PROBES
 from .render import environment, render
 from .samples import pick_test_samples, user_samples
-from .site import LayerInfo, SampleInfo, Site, make_classes
+from .pages.methods import method_info
+from .site import LayerInfo, SampleInfo, Site, Variant, make_classes
 from .ui import UI
 from .weights import load_or_train
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
-NAV = (("Model", "index.html"), ("Samples", "samples/index.html"), ("Layers", "layers/index.html"), ("Classes", "classes/index.html"))
+NAV = (("Model", "index.html"), ("Samples", "samples/index.html"), ("Layers", "layers/index.html"), ("Classes", "classes/index.html"), ("Maps", "maps/index.html"), ("Methods", "methods/index.html"))
 
 
 @dataclass
@@ -112,19 +113,23 @@ def build(cfg: Config, out: Path, cache_dir: Path, ui: UI | None = None) -> Buil
     shapes = spec.shapes()
     spatial = tuple(n for n, s in shapes.items() if len(s) == 3)
     hparams = check_probes(cfg, spec.stage_names, spatial)
+    layout.check_layers(cfg.maps, spec, f"{cfg.path}: maps")
     lap("data")
 
     cache = Cache(cache_dir, warn=ui.warn)
-    with ui.progress("training", cfg.train.epochs * 1) as update:
-        net, prov = load_or_train(cfg, spec, data, cache_dir, ui.warn, progress=lambda d, t, f: update(d * cfg.train.epochs // max(t, 1), f))
+    with ui.progress("training (steps)") as update:
+        net, prov = load_or_train(cfg, spec, data, cache_dir, ui.warn, progress=update)
     report.test_acc, report.weights = prov.test_acc, prov.source
     lap("model")
 
     samples = pick_test_samples(data, cfg.samples.per_class) + user_samples(cfg.samples.dir, data.input_shape, ui.warn)
     ctx = ComputeContext(cache, net, prov.weights_sha256, cfg.seed, cfg.compute.memory_mb)
     acts = run_activations(ctx, samples)
-    maps = run_attribution(ctx, PROBES["gradcam"], hparams["gradcam"], samples, acts)
+    # every attribution method listed in the config ([probes.<name>]), in registry order
+    enabled = [n for n, sp in PROBES.items() if sp.kind == "attribution" and n in cfg.probes]
+    attributions = {n: run_attribution(ctx, PROBES[n], hparams[n], samples, acts) for n in enabled}
     test = evaluate_test_set(ctx, data.test_x, data.test_y, data.sha256)
+    maps = layout.run_layouts(ctx, data.test_x, data.test_y, data.sha256, cfg.maps)  # t-SNE, cached
     report.computed = sum(c for c, _ in ctx.counts.values())
     report.cached = sum(c for _, c in ctx.counts.values())
     lap("compute")
@@ -153,7 +158,7 @@ def build(cfg: Config, out: Path, cache_dir: Path, ui: UI | None = None) -> Buil
         },
         history=prov.history,
         test={"accuracy": float(np.trace(conf) / conf.sum()), "confusion": conf.tolist(), "n": int(conf.sum())},
-        gradcam_layers=list(maps),
+        gradcam_layers=list(attributions.get("gradcam", {})),
         topk=min(cfg.site.topk, spec.n_classes),
         warnings=ui.warnings,
     )
@@ -164,7 +169,17 @@ def build(cfg: Config, out: Path, cache_dir: Path, ui: UI | None = None) -> Buil
         ranges: dict = {}
         files = list(figures.colorbars())
         for s in samples:
-            files.extend(figures.sample_figures(s, acts[s.id], layers, {layer: maps[layer][s.id] for layer in maps}, ranges))
+            files.extend(figures.sample_figures(s, acts[s.id], layers, ranges))
+        methods = [method_info(PROBES[n], hparams[n], cfg.path.parent) for n in enabled]
+        variants = [Variant(m, layer) for m in methods for layer in attributions[m.name]]
+        arts = {v.key: attributions[v.method.name][v.layer] for v in variants}
+        attr_files, cells = figures.attribution_figures(samples, variants, arts)
+        files.extend(attr_files)
+        site.extra.update(methods=methods, variants=variants, attribution=cells)
+        if maps:
+            n_map = len(next(iter(maps.values())).xy)
+            settings = {**{k: getattr(cfg.maps, k) for k in ("library", "perplexity", "n_iter", "grid")}, "seed": cfg.seed}
+            files.extend(mapfigures.map_files(site, {m.layer: (m.xy, m.quality, m.dims) for m in maps.values()}, data.test_x[:n_map], data.test_y, test["preds"], settings))
         for path, data_bytes in files:
             writer.write(path, data_bytes)
         report.images = len(files)
@@ -172,6 +187,8 @@ def build(cfg: Config, out: Path, cache_dir: Path, ui: UI | None = None) -> Buil
         lap("figures")
         env = environment(TEMPLATES)
         common = {"site": site, "nav": NAV, "version": __version__}
+        # every page URL of this build, so that prose links to pages the build lacks are dropped
+        site.extra["page_urls"] = frozenset(p.url for make in PAGE_TYPES.values() for p in make(site))
         for make_pages in PAGE_TYPES.values():
             for page in make_pages(site):
                 writer.write(page.url, render(env, page, common))

@@ -68,8 +68,8 @@ def convert_image(path: Path, shape: tuple[int, int, int]) -> tuple[np.ndarray, 
             with Image.open(path) as im:
                 if im.width * im.height > MAX_PIXELS:
                     raise ValueError(
-                        f"image is {im.width}×{im.height} pixels, more than the {MAX_PIXELS:,} "
-                        "allowed; scale it down first"
+                        f"image is {im.width}×{im.height}: more than {MAX_PIXELS:,} pixels; "
+                        "scale it down first"
                     )
                 steps.append(f"read {im.format} {im.width}×{im.height} {im.mode}")
                 if getattr(im, "n_frames", 1) > 1:
@@ -85,8 +85,13 @@ def convert_image(path: Path, shape: tuple[int, int, int]) -> tuple[np.ndarray, 
                     im = Image.alpha_composite(bg, im)
                     steps.append("transparent pixels composited on black")
                 im = im.convert("L" if c == 1 else "RGB")
-        except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
-            raise ValueError(f"not a readable image ({type(e).__name__}: {e})") from None
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            raise ValueError(
+                f"image has more than {MAX_PIXELS:,} pixels (a possible decompression bomb); "
+                "scale it down first"
+            ) from None
+        except UnidentifiedImageError as e:
+            raise ValueError(f"not a readable image ({e})") from None
         except (OSError, SyntaxError, EOFError) as e:
             raise ValueError(f"truncated or corrupt image ({e})") from None
     arr = np.asarray(im, np.float32) / 255.0

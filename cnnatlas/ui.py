@@ -25,8 +25,8 @@ class UI:
         self.console.print(message, markup=False)
 
     @contextmanager
-    def progress(self, label: str, total: int) -> Iterator:
-        """Yields update(done, fields) for a bar of `total` steps."""
+    def progress(self, label: str, total: int | None = None) -> Iterator:
+        """Yields update(done, total, fields) for a progress bar (total may be set late)."""
         with Progress(
             TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
             TextColumn("{task.fields[extra]}"), TimeRemainingColumn(),
@@ -34,8 +34,8 @@ class UI:
         ) as bar:
             task = bar.add_task(label, total=total, extra="")
 
-            def update(done: int, fields: dict[str, float] | None = None) -> None:
+            def update(done: int, total: int | None = None, fields: dict | None = None) -> None:
                 extra = " ".join(f"{k} {v:.4f}" for k, v in (fields or {}).items())
-                bar.update(task, completed=done, extra=extra)
+                bar.update(task, completed=done, total=total, extra=extra)
 
             yield update

@@ -1,11 +1,14 @@
 """Write the site into a temporary folder and swap it in at the end.
 
-A failed or killed build leaves the previous site intact. Paths are joined safely (nothing can
-leave the output folder) and two writes to one path are refused.
+A failed or killed build leaves the previous site intact: the finished folder replaces the old
+one with one atomic `renameat2(RENAME_EXCHANGE)` on Linux (two renames elsewhere). Paths are
+joined safely (nothing can leave the output folder) and two writes to one path are refused.
+Temporary folders carry the builder's pid, so a later build removes those of killed builds.
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
 import tempfile
@@ -14,12 +17,49 @@ from pathlib import Path, PurePosixPath
 from .cache import _umask
 from .errors import OutputError
 
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Atomically swap two paths (Linux renameat2). False where unsupported."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        fn = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    ok = fn(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0
+    return ok
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale(out: Path) -> list[Path]:
+    """Delete temporary folders left next to `out` by builds that were killed."""
+    removed = []
+    for p in out.parent.glob(f".{out.name}-*-*"):
+        parts = p.name.rsplit("-", 2)
+        if len(parts) == 3 and parts[1].isdigit() and not _pid_alive(int(parts[1])):
+            shutil.rmtree(p, ignore_errors=True)
+            removed.append(p)
+    return removed
+
 
 class SiteWriter:
     def __init__(self, out: Path) -> None:
         self.out = Path(out).resolve()
         self.out.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.out.name}-new-", dir=self.out.parent))
+        remove_stale(self.out)
+        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.out.name}-{os.getpid()}-", dir=self.out.parent))
         os.chmod(self.tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; web servers need to read it
         self.written: set[str] = set()
         self.bytes = 0
@@ -50,14 +90,17 @@ class SiteWriter:
                 self.write(f"{rel}/{f.relative_to(src).as_posix()}", f.read_bytes())
 
     def commit(self) -> None:
-        """Swap the finished site in: rename the old one aside, the new one in, delete the old."""
-        old = None
-        if self.out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{self.out.name}-old-", dir=self.out.parent))
-            os.replace(self.out, old / "site")
-        os.replace(self.tmp, self.out)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        """Swap the finished site in; the old one (now in the temporary folder) is deleted."""
+        if self.out.is_dir() and _exchange(self.tmp, self.out):
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            return
+        if self.out.exists():  # no atomic exchange: rename aside, rename in (a tiny window)
+            aside = self.tmp.with_name(self.tmp.name.replace("-", "-old-", 1))
+            os.replace(self.out, aside)
+            os.replace(self.tmp, self.out)
+            shutil.rmtree(aside, ignore_errors=True)
+        else:
+            os.replace(self.tmp, self.out)
 
     def abort(self) -> None:
         shutil.rmtree(self.tmp, ignore_errors=True)

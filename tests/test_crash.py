@@ -1,0 +1,85 @@
+"""Crash safety: a build killed with SIGKILL at any phase leaves the previous site intact, and
+the next build succeeds reusing every complete cache entry; Ctrl-C stops cleanly."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from cnnatlas.config import load_config
+from cnnatlas.pipeline import build
+from tests.conftest import ROOT, TINY_CONFIG
+from tests.sitecheck import tree_bytes
+
+pytestmark = pytest.mark.slow
+
+# Each driver patches one function so that the process kills itself there, then builds.
+KILLERS = {
+    "training": "import cnnatlas.train as m; f = m._train_step\n"
+                "def g(*a, n=[0], **k):\n    n[0] += 1\n    if n[0] == 5: os.kill(os.getpid(), 9)\n    return f(*a, **k)\n"
+                "m._train_step = g",
+    "compute": "import cnnatlas.cache as m; f = m.Cache.save\n"
+               "def g(self, *a, n=[0], **k):\n    n[0] += 1\n    if n[0] == 4: os.kill(os.getpid(), 9)\n    return f(self, *a, **k)\n"
+               "m.Cache.save = g",
+    "render": "import cnnatlas.pipeline as m; f = m.render\n"
+              "def g(*a, n=[0], **k):\n    n[0] += 1\n    if n[0] == 7: os.kill(os.getpid(), 9)\n    return f(*a, **k)\n"
+              "m.render = g",
+    "swap": "import cnnatlas.writer as m\n"
+            "def g(a, b): os.kill(os.getpid(), 9)\n"
+            "m._exchange = g",
+}
+
+
+def run_driver(patch: str, out, cache) -> subprocess.CompletedProcess:
+    code = (
+        "import os, sys\n" + patch + "\n"
+        "from cnnatlas.config import load_config\nfrom cnnatlas.pipeline import build\n"
+        f"build(load_config({str(TINY_CONFIG)!r}), __import__('pathlib').Path({str(out)!r}), "
+        f"__import__('pathlib').Path({str(cache)!r}))\n"
+    )
+    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.parametrize("phase", list(KILLERS))
+def test_sigkill_keeps_previous_site_and_cache(tiny_build, tmp_path, phase):
+    site, cache, _ = tiny_build
+    out = tmp_path / "site"
+    shutil.copytree(site, out)
+    before = tree_bytes(out)
+    work_cache = tmp_path / "cache"
+    if phase != "training":  # training needs a cold cache; the others reuse the weights
+        shutil.copytree(cache, work_cache)
+        for d in ("activations", "gradcam", "evaluate"):
+            shutil.rmtree(work_cache / d, ignore_errors=True)
+    r = run_driver(KILLERS[phase], out, work_cache)
+    assert r.returncode == -signal.SIGKILL, r.stderr[-2000:]
+    assert tree_bytes(out) == before
+    assert not list(work_cache.rglob("*.tmp"))  # no half-written cache entry under its name
+    report = build(load_config(TINY_CONFIG), out, work_cache)
+    assert tree_bytes(out) == before  # same inputs, same site
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "site"]  # stale temp dirs removed
+    if phase == "compute":
+        assert report.cached >= 3  # the entries saved before the kill were reused
+    if phase in ("render", "swap"):
+        assert report.computed == 0
+
+
+def test_ctrl_c_stops_cleanly(tmp_path):
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "build.py"), "--config", str(TINY_CONFIG), "--out", str(tmp_path / "site"),
+         "--cache", str(tmp_path / "cache"), "--quiet"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    deadline = time.time() + 120
+    while not (tmp_path / "cache" / "weights").exists() and time.time() < deadline:  # wait: training started
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) in (["cache"], [])
