@@ -11,9 +11,24 @@ from pathlib import Path
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="Build a static atlas of what a CNN sees.")
-    ap.add_argument("--config", type=Path, default=Path("content/atlas.toml"), help="atlas.toml to use (default: %(default)s)")
-    ap.add_argument("--out", type=Path, default=Path("site"), help="output folder, replaced at the end (default: %(default)s)")
-    ap.add_argument("--cache", type=Path, default=Path(".cache"), help="artifact cache folder (default: %(default)s)")
+    ap.add_argument(
+        "--config",
+        type=Path,
+        default=Path("content/atlas.toml"),
+        help="atlas.toml to use (default: %(default)s)",
+    )
+    ap.add_argument(
+        "--out",
+        type=Path,
+        default=Path("site"),
+        help="output folder, replaced at the end (default: %(default)s)",
+    )
+    ap.add_argument(
+        "--cache",
+        type=Path,
+        default=Path(".cache"),
+        help="artifact cache folder (default: %(default)s)",
+    )
     ap.add_argument("--quiet", action="store_true", help="print only the summary and errors")
     ap.add_argument("--debug", action="store_true", help="show tracebacks for user errors too")
     args = ap.parse_args(argv)

@@ -27,19 +27,35 @@ from cnnatlas.train import train
 def bench_training(cfg, data, epochs: int) -> dict:
     spec = make_spec(cfg.model, data.input_shape, len(data.class_names))
     t = time.perf_counter()
-    res = train(spec, TrainConfig(epochs=epochs, batch_size=cfg.train.batch_size, learning_rate=cfg.train.learning_rate),
-                data.train_x, data.train_y, data.test_x, data.test_y, cfg.seed)
+    res = train(
+        spec,
+        TrainConfig(
+            epochs=epochs, batch_size=cfg.train.batch_size, learning_rate=cfg.train.learning_rate
+        ),
+        data.train_x,
+        data.train_y,
+        data.test_x,
+        data.test_y,
+        cfg.seed,
+    )
     total = time.perf_counter() - t
-    return {"epochs": epochs, "seconds_total": round(total, 2), "seconds_per_epoch": round(total / epochs, 2),
-            "test_acc": res.test_acc, "history": res.history}, res.net
+    return {
+        "epochs": epochs,
+        "seconds_total": round(total, 2),
+        "seconds_per_epoch": round(total / epochs, 2),
+        "test_acc": res.test_acc,
+        "history": res.history,
+    }, res.net
 
 
 def bench_forward(net: Net, xs: np.ndarray) -> dict:
     fn = jax.jit(jax.vmap(net.all_stages))
     chunk = 1000
+
     def run():
         for lo in range(0, len(xs), chunk):
-            jax.block_until_ready(fn(xs[lo:lo + chunk]))
+            jax.block_until_ready(fn(xs[lo : lo + chunk]))
+
     run()
     sec = best_of(run)
     return {"images": len(xs), "seconds": round(sec, 3), "images_per_s": round(len(xs) / sec)}
@@ -63,7 +79,11 @@ def bench_gradcam(net: Net, xs: np.ndarray, layers: list[str]) -> dict:
             for k in range(c):
                 jax.block_until_ready(one(xs[i], jnp.int32(k)))
         loop = (time.perf_counter() - t) / (m * c)
-        out[layer] = {"maps_per_s": round(n * c / sec), "loop_maps_per_s": round(1 / loop), "ratio": round(n * c / sec * loop, 1)}
+        out[layer] = {
+            "maps_per_s": round(n * c / sec),
+            "loop_maps_per_s": round(1 / loop),
+            "ratio": round(n * c / sec * loop, 1),
+        }
     total = sum(1 / v["maps_per_s"] for v in out.values())
     out["all_layers_maps_per_s"] = round(len(layers) / total)
     return out
@@ -74,22 +94,50 @@ def bench_build(config: Path) -> dict:
     res = {}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        runs = [("cold_shipped_weights", str(config), "c1"), ("no_change_rebuild", str(config), "c1")]
+        runs = [
+            ("cold_shipped_weights", str(config), "c1"),
+            ("no_change_rebuild", str(config), "c1"),
+        ]
         cfg_train = tmp / "train.toml"
         text = config.read_text().replace('weights = "weights/tinyvgg.msgpack"', "")
-        cfg_train.write_text(text.replace('dir = "samples"', f'dir = "{config.parent / "samples"}"'))
+        cfg_train.write_text(
+            text.replace('dir = "samples"', f'dir = "{config.parent / "samples"}"')
+        )
         runs.append(("cold_with_training", str(cfg_train), "c2"))
         for name, cfg, cache in runs:
             t = time.perf_counter()
-            p = subprocess.run([sys.executable, str(ROOT / "build.py"), "--config", cfg, "--out", str(tmp / "site"),
-                                "--cache", str(tmp / cache), "--quiet"], capture_output=True, text=True, cwd=ROOT)
+            p = subprocess.run(
+                [
+                    sys.executable,
+                    str(ROOT / "build.py"),
+                    "--config",
+                    cfg,
+                    "--out",
+                    str(tmp / "site"),
+                    "--cache",
+                    str(tmp / cache),
+                    "--quiet",
+                ],
+                capture_output=True,
+                text=True,
+                cwd=ROOT,
+            )
             wall = time.perf_counter() - t
             if p.returncode:
                 raise SystemExit(p.stderr)
             summary = p.stdout.splitlines()[0]
-            phases = {k.strip(): float(v.rstrip("s")) for k, v in (x.rsplit(" ", 1) for x in summary.split("; ")[-1].split(", ") if x.endswith("s") and " " in x)}
+            phases = {
+                k.strip(): float(v.rstrip("s"))
+                for k, v in (
+                    x.rsplit(" ", 1)
+                    for x in summary.split("; ")[-1].split(", ")
+                    if x.endswith("s") and " " in x
+                )
+            }
             res[name] = {"wall_seconds": round(wall, 1), "phases": phases, "summary": summary}
-        res["site_mb"] = round(sum(f.stat().st_size for f in (tmp / "site").rglob("*") if f.is_file()) / 2**20, 1)
+        res["site_mb"] = round(
+            sum(f.stat().st_size for f in (tmp / "site").rglob("*") if f.is_file()) / 2**20, 1
+        )
     return res
 
 
@@ -105,8 +153,16 @@ def main() -> None:
     result = {
         "training": training,
         "forward_all_stages": bench_forward(net, xs),
-        "gradcam_all_classes_1000_images": bench_gradcam(net, xs[:1000], ["conv_1_1", "conv_1_2", "conv_2_1", "conv_2_2"]),
-        "targets": {"cold_build_s": 240, "rebuild_s": 20, "gradcam_maps_per_s": 50000, "gradcam_ratio": 10, "test_acc": 0.88},
+        "gradcam_all_classes_1000_images": bench_gradcam(
+            net, xs[:1000], ["conv_1_1", "conv_1_2", "conv_2_1", "conv_2_2"]
+        ),
+        "targets": {
+            "cold_build_s": 240,
+            "rebuild_s": 20,
+            "gradcam_maps_per_s": 50000,
+            "gradcam_ratio": 10,
+            "test_acc": 0.88,
+        },
     }
     if not args.skip_build:
         result["build"] = bench_build(ROOT / "content" / "atlas.toml")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 from common import RESULTS, ROOT, machine
 
@@ -18,7 +17,9 @@ def main() -> int:
             failed.append(script.name)
     results = {p.stem: json.loads(p.read_text()) for p in sorted(RESULTS.glob("*.json"))}
     out = {"machine": machine(), "results": results, "failed": failed}
-    (ROOT / "benchmarks" / "results.json").write_text(json.dumps(out, indent=2, sort_keys=True) + "\n")
+    (ROOT / "benchmarks" / "results.json").write_text(
+        json.dumps(out, indent=2, sort_keys=True) + "\n"
+    )
     print(f"wrote benchmarks/results.json ({len(results)} benchmarks, {len(failed)} failed)")
     return 1 if failed else 0
 

@@ -27,10 +27,22 @@ def line_chart(
         {
             "name": name,
             "points": " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(vals)),
-            "last": (round(x(len(vals) - 1), 1), round(y(vals[-1]), 1), vals[-1]) if len(vals) else None,
+            "last": (round(x(len(vals) - 1), 1), round(y(vals[-1]), 1), vals[-1])
+            if len(vals)
+            else None,
         }
         for name, vals in series.items()
     ]
-    ticks = [{"y": round(y(lo + (hi - lo) * t), 1), "label": f"{lo + (hi - lo) * t:.3g}"} for t in (0.1, 0.5, 0.9)]
+    ticks = [
+        {"y": round(y(lo + (hi - lo) * t), 1), "label": f"{lo + (hi - lo) * t:.3g}"}
+        for t in (0.1, 0.5, 0.9)
+    ]
     xticks = [{"x": round(x(i), 1), "label": str(i + 1)} for i in range(n)]
-    return {"width": width, "height": height, "pad": pad, "lines": lines, "yticks": ticks, "xticks": xticks}
+    return {
+        "width": width,
+        "height": height,
+        "pad": pad,
+        "lines": lines,
+        "yticks": ticks,
+        "xticks": xticks,
+    }

@@ -50,7 +50,9 @@ class TrainConfig:
     batch_size: int = field(default=128, metadata=_range(1, 65536))
     learning_rate: float = field(default=0.003, metadata=_range(1e-7, 10.0))
     train_limit: int = field(default=0, metadata=_range(0))  # 0 = the whole training split
-    weights: Path | None = None  # shipped weights (flax msgpack); used when their provenance matches
+    weights: Path | None = (
+        None  # shipped weights (flax msgpack); used when their provenance matches
+    )
 
 
 @dataclass(frozen=True)
@@ -136,14 +138,16 @@ def _check_range(value: Any, meta: dict, where: str) -> None:
     lo, hi, choices = meta.get("lo"), meta.get("hi"), meta.get("choices", ())
     if choices and value not in choices:
         raise ConfigError(where, f"unknown value {value!r}; {_closest(str(value), list(choices))}")
-    if lo is not None and value < lo or hi is not None and value > hi:
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
         bounds = f"between {lo} and {hi}" if hi is not None else f">= {lo}"
         raise ConfigError(where, f"expected a value {bounds}, got {value!r}")
 
 
 def _build(cls: type, raw: dict, where: str, base: Path) -> Any:
     hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls) if not (cls is Config and f.name == "path")}
+    fields = {
+        f.name: f for f in dataclasses.fields(cls) if not (cls is Config and f.name == "path")
+    }
     kwargs: dict[str, Any] = {}
     for key, value in raw.items():
         at = f"{where}.{key}" if where else key
@@ -178,13 +182,17 @@ def load_config(path: Path | str | None = None, overrides: dict | None = None) -
     if path is not None:
         path = Path(path)
         if not path.is_file():
-            raise ConfigError(str(path), "config file not found; pass --config with an existing .toml file")
+            raise ConfigError(
+                str(path), "config file not found; pass --config with an existing .toml file"
+            )
         try:
             raw = tomllib.loads(path.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as e:
             raise ConfigError(str(path), f"TOML syntax error: {e}") from e
         except UnicodeDecodeError as e:
-            raise ConfigError(str(path), f"not UTF-8 text ({e.reason}); save the file as UTF-8") from e
+            raise ConfigError(
+                str(path), f"not UTF-8 text ({e.reason}); save the file as UTF-8"
+            ) from e
         base = path.resolve().parent
     for key, value in (overrides or {}).items():
         if isinstance(value, dict) and isinstance(raw.get(key), dict):
@@ -196,6 +204,14 @@ def load_config(path: Path | str | None = None, overrides: dict | None = None) -
         cfg = _build(Config, raw, "", base)
     except ConfigError as e:
         raise ConfigError(f"{where}: {e.where}", e.message) from None
+    url = cfg.site.base_url
+    if url and not (url.startswith(("https://", "http://")) and "<" not in url and '"' not in url):
+        raise ConfigError(
+            f"{where}: site.base_url",
+            f"expected an http(s) URL such as https://you.github.io/atlas/, got {url!r}",
+        )
+    if any(not n.strip() for n in cfg.dataset.class_names):
+        raise ConfigError(f"{where}: dataset.class_names", "class names must not be empty")
     if len(cfg.dataset.class_names) < 2:
         raise ConfigError(f"{where}: dataset.class_names", "expected at least 2 class names")
     if len(set(cfg.dataset.class_names)) != len(cfg.dataset.class_names):

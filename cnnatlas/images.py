@@ -46,7 +46,9 @@ def to_index(a: np.ndarray, vmin: float, vmax: float) -> np.ndarray:
     span = vmax - vmin
     if span <= 0:
         return np.full(a.shape, 128 if vmin < 0 else 0, np.uint8)
-    return np.clip(np.round((np.asarray(a, np.float64) - vmin) / span * 255), 0, 255).astype(np.uint8)
+    return np.clip(np.round((np.asarray(a, np.float64) - vmin) / span * 255), 0, 255).astype(
+        np.uint8
+    )
 
 
 def png(rgb_or_gray: np.ndarray) -> bytes:
@@ -68,7 +70,9 @@ def image_png(x: np.ndarray) -> bytes:
     return png(u8[..., 0] if u8.shape[-1] == 1 else u8)
 
 
-def overlay_png(x: np.ndarray, a: np.ndarray, vmin: float, vmax: float, signed: bool, alpha: float = 0.6) -> bytes:
+def overlay_png(
+    x: np.ndarray, a: np.ndarray, vmin: float, vmax: float, signed: bool, alpha: float = 0.6
+) -> bytes:
     """A heat map blended over the (grayscale) input, so the map can be read against the image."""
     lut = LUTS["diverging" if signed else "sequential"]
     heat = lut[to_index(a, vmin, vmax)].astype(np.float64)

@@ -79,7 +79,9 @@ def convert_image(path: Path, shape: tuple[int, int, int]) -> tuple[np.ndarray, 
                 if im.getexif().get(0x0112, 1) != 1:  # EXIF orientation tag
                     im = ImageOps.exif_transpose(im)
                     steps.append("rotated by its EXIF orientation")
-                if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+                if im.mode in ("RGBA", "LA", "PA") or (
+                    im.mode == "P" and "transparency" in im.info
+                ):
                     im = im.convert("RGBA")
                     bg = Image.new("RGBA", im.size, (0, 0, 0, 255))
                     im = Image.alpha_composite(bg, im)
@@ -114,7 +116,7 @@ def convert_image(path: Path, shape: tuple[int, int, int]) -> tuple[np.ndarray, 
 def user_samples(
     folder: Path, shape: tuple[int, int, int], warn: Callable[[str], None]
 ) -> list[Sample]:
-    """Every image file directly in `folder`, sorted by name; unusable files warn and are skipped."""
+    """Every image directly in `folder`, sorted by name; unusable files warn and are skipped."""
     if not folder.is_dir():
         return []
     out: list[Sample] = []
@@ -122,13 +124,14 @@ def user_samples(
     for path in sorted(folder.iterdir(), key=lambda p: p.name):
         if path.name.startswith(".") or not path.is_file():
             continue
+        shown = f"{folder.name}/{path.name}"  # the same on every machine
         if path.suffix.lower() not in IMAGE_SUFFIXES:
-            warn(f"{path}: skipped: not an image file type ({', '.join(IMAGE_SUFFIXES)})")
+            warn(f"{shown}: skipped: not an image file type ({', '.join(IMAGE_SUFFIXES)})")
             continue
         try:
             x, steps = convert_image(path, shape)
         except ValueError as e:
-            warn(f"{path}: skipped: {e}")
+            warn(f"{shown}: skipped: {e}")
             continue
         base = "user-" + slugify(path.stem)
         sid, n = base, 2

@@ -59,9 +59,9 @@ def train(
     seed: int,
     progress: Callable[[int, int, dict[str, float]], None] | None = None,
 ) -> TrainResult:
-    """Adam (cosine-decayed learning rate) on softmax cross-entropy; batches drawn from a per-epoch seeded permutation.
+    """Adam (cosine-decayed rate) on softmax cross-entropy, batches from seeded permutations.
 
-    progress(step, total_steps, {"loss": .., "acc": ..}) is called after each compiled chunk.
+    progress(step, total_steps, {"loss": .., "acc": ..}) is called every few steps.
     """
     key = jax.random.key(seed)
     params = spec.init(jax.random.fold_in(key, 0))

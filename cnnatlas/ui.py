@@ -28,9 +28,13 @@ class UI:
     def progress(self, label: str, total: int | None = None) -> Iterator:
         """Yields update(done, total, fields) for a progress bar (total may be set late)."""
         with Progress(
-            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("{task.fields[extra]}"), TimeRemainingColumn(),
-            console=self.console, transient=True,
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[extra]}"),
+            TimeRemainingColumn(),
+            console=self.console,
+            transient=True,
         ) as bar:
             task = bar.add_task(label, total=total, extra="")
 

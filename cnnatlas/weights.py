@@ -75,7 +75,9 @@ def _read(path: Path, spec: ModelSpec) -> tuple[Any, dict[str, Any]]:
         meta = json.loads(side.read_text())
         raw = serialization.msgpack_restore(path.read_bytes())
     except (OSError, ValueError) as e:
-        raise ModelError(str(path), f"cannot read the weights ({e}); delete the file to retrain") from e
+        raise ModelError(
+            str(path), f"cannot read the weights ({e}); delete the file to retrain"
+        ) from e
     check_params(spec, raw, str(path))
     params = serialization.from_state_dict(spec.init(jax.random.key(0)), raw)
     return params, meta
@@ -84,7 +86,9 @@ def _read(path: Path, spec: ModelSpec) -> tuple[Any, dict[str, Any]]:
 def _write(path: Path, params: Any, prov: Provenance) -> None:
     cache_mod.atomic_write(path, serialization.to_bytes(params))
     meta = {**dataclasses.asdict(prov), "source": "trained"}
-    cache_mod.atomic_write(path.with_suffix(".json"), json.dumps(meta, indent=1, sort_keys=True).encode())
+    cache_mod.atomic_write(
+        path.with_suffix(".json"), json.dumps(meta, indent=1, sort_keys=True).encode()
+    )
 
 
 def load_or_train(
@@ -116,7 +120,9 @@ def load_or_train(
         return net, Provenance(
             k, parts, data.sha256, acc, meta["history"], params_sha256(params), source
         )
-    result = train(spec, cfg.train, data.train_x, data.train_y, data.test_x, data.test_y, cfg.seed, progress)
+    result = train(
+        spec, cfg.train, data.train_x, data.train_y, data.test_x, data.test_y, cfg.seed, progress
+    )
     params = result.net.params
     prov = Provenance(
         k, parts, data.sha256, result.test_acc, result.history, params_sha256(params), "trained"
@@ -125,4 +131,3 @@ def load_or_train(
     if cfg.train.weights is not None and not cfg.train.weights.exists():
         _write(cfg.train.weights, params, prov)
     return result.net, prov
-

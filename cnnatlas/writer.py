@@ -59,7 +59,9 @@ class SiteWriter:
         self.out = Path(out).resolve()
         self.out.parent.mkdir(parents=True, exist_ok=True)
         remove_stale(self.out)
-        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.out.name}-{os.getpid()}-", dir=self.out.parent))
+        self.tmp = Path(
+            tempfile.mkdtemp(prefix=f".{self.out.name}-{os.getpid()}-", dir=self.out.parent)
+        )
         os.chmod(self.tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; web servers need to read it
         self.written: set[str] = set()
         self.bytes = 0

@@ -7,11 +7,11 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import flax.linen as nn  # noqa: E402
-import jax  # noqa: E402
-import pytest  # noqa: E402
+import flax.linen as nn
+import jax
+import pytest
 
-from cnnatlas.models.base import ModelSpec, Net, Stage, flatten, max_pool_2x2, relu  # noqa: E402
+from cnnatlas.models.base import ModelSpec, Net, Stage, flatten, max_pool_2x2, relu
 
 # Implicit rank promotion hides shape bugs; strict dtype promotion is left off because optax's
 # schedules mix Python floats with int32 step counts.

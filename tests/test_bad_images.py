@@ -27,7 +27,12 @@ def jpeg_bytes(im: Image.Image, **kw) -> bytes:
 
 def shirt(mode="L", size=(40, 40)) -> Image.Image:
     im = Image.new(mode, size, 0)
-    im.paste(Image.new(mode, (size[0] // 2, size[1] // 2), 255 if mode in ("L", "I;16") else (255,) * len(mode)), (size[0] // 4, size[1] // 4))
+    im.paste(
+        Image.new(
+            mode, (size[0] // 2, size[1] // 2), 255 if mode in ("L", "I;16") else (255,) * len(mode)
+        ),
+        (size[0] // 4, size[1] // 4),
+    )
     return im
 
 
@@ -45,7 +50,7 @@ def test_cmyk_jpeg(tmp_path):
 
 def test_16_bit_png(tmp_path):
     im = Image.fromarray((np.arange(32 * 32).reshape(32, 32) * 60).astype(np.uint16))
-    x, steps = convert(tmp_path, "deep.png", png_bytes(im))
+    x, _steps = convert(tmp_path, "deep.png", png_bytes(im))
     assert x.shape == SHAPE and np.isfinite(x).all() and 0 <= x.min() and x.max() <= 1
 
 
@@ -54,7 +59,7 @@ def test_palette_png_with_transparency(tmp_path):
     im.putpixel((0, 0), (0, 0, 0, 0))
     pal = im.convert("P")
     pal.info["transparency"] = 0
-    x, steps = convert(tmp_path, "pal.png", png_bytes(pal, transparency=0))
+    x, _steps = convert(tmp_path, "pal.png", png_bytes(pal, transparency=0))
     assert x.shape == SHAPE
 
 
@@ -120,7 +125,14 @@ def test_huge_image_and_decompression_bomb_refused_without_decoding(tmp_path):
 
 
 def test_hostile_and_colliding_file_names(tmp_path):
-    names = ["my shirt.png", "ünïcödé-👕.png", "<script>alert(1)<'script>.png", "quote\"s'.png", "Bag.png", "bag.png"]
+    names = [
+        "my shirt.png",
+        "ünïcödé-👕.png",
+        "<script>alert(1)<'script>.png",
+        "quote\"s'.png",
+        "Bag.png",
+        "bag.png",
+    ]
     for n in names:
         (tmp_path / n).write_bytes(png_bytes(shirt()))
     warnings: list[str] = []

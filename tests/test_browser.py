@@ -62,10 +62,20 @@ def _watch(page):
             route.abort("blockedbyclient")
 
     page.route("**/*", gate)
-    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text} @ {m.location.get('url')}") if m.type in ("error", "warning") else None)
+    page.on(
+        "console",
+        lambda m: (
+            problems.append(f"console {m.type}: {m.text} @ {m.location.get('url')}")
+            if m.type in ("error", "warning")
+            else None
+        ),
+    )
     page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
     page.on("requestfailed", lambda r: problems.append(f"failed: {r.url} {r.failure}"))
-    page.on("response", lambda r: problems.append(f"HTTP {r.status}: {r.url}") if r.status >= 400 else None)
+    page.on(
+        "response",
+        lambda r: problems.append(f"HTTP {r.status}: {r.url}") if r.status >= 400 else None,
+    )
     return problems
 
 
@@ -75,8 +85,12 @@ def test_page_loads_cleanly(page, tiny_build, served, mode, path):
     problems = _watch(page)
     page.goto(_base(mode, tiny_build, served) + path)
     page.wait_for_load_state("networkidle")
-    page.evaluate("() => Promise.all([...document.images].map(i => i.loading === 'lazy' ? (i.loading = 'eager', i.decode().catch(() => {})) : i.decode().catch(() => {})))")
-    broken = page.evaluate("() => [...document.images].filter(i => !i.complete || !i.naturalWidth).map(i => i.src)")
+    page.evaluate(
+        "() => Promise.all([...document.images].map(i => i.loading === 'lazy' ? (i.loading = 'eager', i.decode().catch(() => {})) : i.decode().catch(() => {})))"
+    )
+    broken = page.evaluate(
+        "() => [...document.images].filter(i => !i.complete || !i.naturalWidth).map(i => i.src)"
+    )
     assert broken == []
     assert problems == []
     assert page.title().endswith("tiny atlas")

@@ -18,8 +18,16 @@ pytestmark = pytest.mark.slow
 
 def test_every_page_type_and_link(tiny_build):
     site, _, report = tiny_build
-    for page in ("index.html", "404.html", "samples/index.html", "layers/index.html", "classes/index.html",
-                 "samples/test-00000/index.html", "layers/conv_1_1/index.html", "classes/t-shirt-top/index.html"):
+    for page in (
+        "index.html",
+        "404.html",
+        "samples/index.html",
+        "layers/index.html",
+        "classes/index.html",
+        "samples/test-00000/index.html",
+        "layers/conv_1_1/index.html",
+        "classes/t-shirt-top/index.html",
+    ):
         assert (site / page).is_file(), page
     assert (site / ".nojekyll").is_file()
     assert broken_links(site) == []
@@ -28,16 +36,29 @@ def test_every_page_type_and_link(tiny_build):
 
 
 def test_lychee_offline_finds_no_broken_link(tiny_build):
-    lychee = shutil.which("lychee") or str(Path(__file__).resolve().parent.parent / ".venv/bin/lychee")
+    lychee = shutil.which("lychee") or str(
+        Path(__file__).resolve().parent.parent / ".venv/bin/lychee"
+    )
     if not Path(lychee).exists():
         pytest.skip("lychee not installed")
-    r = subprocess.run([lychee, "--offline", "--no-progress", "--include-fragments", "--index-files", "", str(tiny_build[0])],
-                       capture_output=True, text=True)
+    r = subprocess.run(
+        [
+            lychee,
+            "--offline",
+            "--no-progress",
+            "--include-fragments",
+            "--index-files",
+            "",
+            str(tiny_build[0]),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 0, r.stdout + r.stderr
 
 
 def test_pages_show_class_names_and_values(tiny_build):
-    site, _, report = tiny_build
+    site, _, _report = tiny_build
     home = (site / "index.html").read_text()
     assert "Ankle boot" in home and "conv_2_2" in home and "4440" in home
     sample = (site / "samples/test-00000/index.html").read_text()
@@ -88,7 +109,10 @@ def test_failed_build_leaves_previous_site_intact(tiny_build, tmp_path, monkeypa
 
 def test_bad_layer_is_refused_before_any_work(tmp_path):
     cfg = load_config(TINY_CONFIG, {"probes": {"gradcam": {"layers": ["conv_9"]}}})
-    with pytest.raises(ConfigError, match=r"probes\.gradcam\.layers: unknown layer 'conv_9'; expected one of conv_1_1, relu_1_1"):
+    with pytest.raises(
+        ConfigError,
+        match=r"probes\.gradcam\.layers: unknown layer 'conv_9'; expected one of conv_1_1, relu_1_1",
+    ):
         build(cfg, tmp_path / "s", tmp_path / "c")
     assert not (tmp_path / "c").exists()
 

@@ -10,15 +10,23 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def run(*args, cwd=ROOT):
-    return subprocess.run([sys.executable, str(ROOT / "build.py"), *args], capture_output=True, text=True, cwd=cwd)
+    return subprocess.run(
+        [sys.executable, str(ROOT / "build.py"), *args], capture_output=True, text=True, cwd=cwd
+    )
 
 
 @pytest.mark.parametrize(
     "toml, message",
     [
         ("[train]\nepoch = 2\n", "unknown key 'epoch'; expected one of"),
-        ("[dataset]\npath = '/nonexistent/fmnist'\n", "dataset folder not found; install it with `apt-get install -y dataset-fashion-mnist`"),
-        ("[probes.gradcam]\nlayers = ['conv_7']\n", "unknown layer 'conv_7'; expected one of conv_1_1"),
+        (
+            "[dataset]\npath = '/nonexistent/fmnist'\n",
+            "dataset folder not found; install it with `apt-get install -y dataset-fashion-mnist`",
+        ),
+        (
+            "[probes.gradcam]\nlayers = ['conv_7']\n",
+            "unknown layer 'conv_7'; expected one of conv_1_1",
+        ),
         ("[probes.gradcan]\n", "unknown method 'gradcan'"),
         ("seed = \n", "TOML syntax error"),
     ],
@@ -27,7 +35,9 @@ def test_user_error_is_one_clear_message(tmp_path, toml, message):
     (tmp_path / "content").mkdir()
     cfg = tmp_path / "content" / "atlas.toml"
     cfg.write_text(toml)
-    r = run("--config", str(cfg), "--out", str(tmp_path / "site"), "--cache", str(tmp_path / "cache"))
+    r = run(
+        "--config", str(cfg), "--out", str(tmp_path / "site"), "--cache", str(tmp_path / "cache")
+    )
     assert r.returncode == 1
     assert message in r.stderr
     assert "Traceback" not in r.stderr

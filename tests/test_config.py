@@ -26,7 +26,9 @@ def test_default_config_file_loads_and_is_frozen():
 
 
 def test_unknown_key_suggests_closest(tmp_path):
-    with pytest.raises(ConfigError, match=r"train\.epoch.*unknown key 'epoch'.*did you mean 'epochs'"):
+    with pytest.raises(
+        ConfigError, match=r"train\.epoch.*unknown key 'epoch'.*did you mean 'epochs'"
+    ):
         load_config(write(tmp_path, "[train]\nepoch = 3\n"))
 
 

@@ -21,17 +21,15 @@ pytestmark = pytest.mark.slow
 # Each driver patches one function so that the process kills itself there, then builds.
 KILLERS = {
     "training": "import cnnatlas.train as m; f = m._train_step\n"
-                "def g(*a, n=[0], **k):\n    n[0] += 1\n    if n[0] == 5: os.kill(os.getpid(), 9)\n    return f(*a, **k)\n"
-                "m._train_step = g",
+    "def g(*a, n=[0], **k):\n    n[0] += 1\n    if n[0] == 5: os.kill(os.getpid(), 9)\n    return f(*a, **k)\n"
+    "m._train_step = g",
     "compute": "import cnnatlas.cache as m; f = m.Cache.save\n"
-               "def g(self, *a, n=[0], **k):\n    n[0] += 1\n    if n[0] == 4: os.kill(os.getpid(), 9)\n    return f(self, *a, **k)\n"
-               "m.Cache.save = g",
+    "def g(self, *a, n=[0], **k):\n    n[0] += 1\n    if n[0] == 4: os.kill(os.getpid(), 9)\n    return f(self, *a, **k)\n"
+    "m.Cache.save = g",
     "render": "import cnnatlas.pipeline as m; f = m.render\n"
-              "def g(*a, n=[0], **k):\n    n[0] += 1\n    if n[0] == 7: os.kill(os.getpid(), 9)\n    return f(*a, **k)\n"
-              "m.render = g",
-    "swap": "import cnnatlas.writer as m\n"
-            "def g(a, b): os.kill(os.getpid(), 9)\n"
-            "m._exchange = g",
+    "def g(*a, n=[0], **k):\n    n[0] += 1\n    if n[0] == 7: os.kill(os.getpid(), 9)\n    return f(*a, **k)\n"
+    "m.render = g",
+    "swap": "import cnnatlas.writer as m\ndef g(a, b): os.kill(os.getpid(), 9)\nm._exchange = g",
 }
 
 
@@ -42,7 +40,9 @@ def run_driver(patch: str, out, cache) -> subprocess.CompletedProcess:
         f"build(load_config({str(TINY_CONFIG)!r}), __import__('pathlib').Path({str(out)!r}), "
         f"__import__('pathlib').Path({str(cache)!r}))\n"
     )
-    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
 
 
 @pytest.mark.parametrize("phase", list(KILLERS))
@@ -62,7 +62,10 @@ def test_sigkill_keeps_previous_site_and_cache(tiny_build, tmp_path, phase):
     assert not list(work_cache.rglob("*.tmp"))  # no half-written cache entry under its name
     report = build(load_config(TINY_CONFIG), out, work_cache)
     assert tree_bytes(out) == before  # same inputs, same site
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "site"]  # stale temp dirs removed
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "cache",
+        "site",
+    ]  # stale temp dirs removed
     if phase == "compute":
         assert report.cached >= 3  # the entries saved before the kill were reused
     if phase in ("render", "swap"):
@@ -71,15 +74,29 @@ def test_sigkill_keeps_previous_site_and_cache(tiny_build, tmp_path, phase):
 
 def test_ctrl_c_stops_cleanly(tmp_path):
     proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "build.py"), "--config", str(TINY_CONFIG), "--out", str(tmp_path / "site"),
-         "--cache", str(tmp_path / "cache"), "--quiet"],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            str(ROOT / "build.py"),
+            "--config",
+            str(TINY_CONFIG),
+            "--out",
+            str(tmp_path / "site"),
+            "--cache",
+            str(tmp_path / "cache"),
+            "--quiet",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     deadline = time.time() + 120
-    while not (tmp_path / "cache" / "weights").exists() and time.time() < deadline:  # wait: training started
+    while (
+        not (tmp_path / "cache" / "weights").exists() and time.time() < deadline
+    ):  # wait: training started
         time.sleep(0.2)
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=120)
+    _out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
     assert "interrupted" in err and "Traceback" not in err
     assert sorted(p.name for p in tmp_path.iterdir()) in (["cache"], [])

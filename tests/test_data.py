@@ -14,7 +14,9 @@ from cnnatlas.errors import DataError
 
 def idx_bytes(arr: np.ndarray, magic: int | None = None) -> bytes:
     magic = magic if magic is not None else 0x800 + arr.ndim
-    return struct.pack(">I", magic) + b"".join(struct.pack(">I", d) for d in arr.shape) + arr.tobytes()
+    return (
+        struct.pack(">I", magic) + b"".join(struct.pack(">I", d) for d in arr.shape) + arr.tobytes()
+    )
 
 
 def test_reads_gz_and_raw(tmp_path):
@@ -28,7 +30,9 @@ def test_reads_gz_and_raw(tmp_path):
 def test_wrong_magic(tmp_path):
     a = np.zeros((2, 2, 2), np.uint8)
     (tmp_path / "x").write_bytes(idx_bytes(a, magic=0x0801))
-    with pytest.raises(DataError, match=r"wrong IDX magic number; expected 0x00000803, got 0x00000801"):
+    with pytest.raises(
+        DataError, match=r"wrong IDX magic number; expected 0x00000803, got 0x00000801"
+    ):
         read_idx(tmp_path / "x", 3)
 
 
@@ -59,7 +63,9 @@ def test_small_dataset_loads_scaled_and_hashed(tmp_path):
     assert d.train_x.shape == (12, 4, 4, 1) and d.train_x.dtype == np.float32
     assert 0.0 <= d.train_x.min() and d.train_x.max() <= 1.0
     assert d.test_y.tolist() == [0, 1, 2, 0, 1, 2]
-    assert d.sha256 == load_dataset(DatasetConfig(path=tmp_path, class_names=("a", "b", "c"))).sha256
+    assert (
+        d.sha256 == load_dataset(DatasetConfig(path=tmp_path, class_names=("a", "b", "c"))).sha256
+    )
 
 
 def test_class_names_of_wrong_length(tmp_path):

@@ -63,6 +63,9 @@ def test_check_params_lists_every_mismatch(tiny_net):
     params = jax.tree.map(np.asarray, tiny_net.params)
     params["conv_a"]["kernel"] = np.zeros((5, 5, 1, 3), np.float32)
     params["dense"]["bias"] = np.full((5,), np.nan, np.float32)
-    with pytest.raises(ModelError, match=r"conv_a'\]\['kernel'\]: expected shape \(3, 3, 1, 3\), got \(5, 5, 1, 3\).*dense'\]\['bias'\]: contains NaN"):
+    with pytest.raises(
+        ModelError,
+        match=r"conv_a'\]\['kernel'\]: expected shape \(3, 3, 1, 3\), got \(5, 5, 1, 3\).*dense'\]\['bias'\]: contains NaN",
+    ):
         check_params(tiny_net.spec, params, "w.msgpack")
     check_params(tiny_net.spec, tiny_net.params, "ok")  # the real tree passes

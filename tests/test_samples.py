@@ -14,7 +14,14 @@ class _Data:
 
 def test_test_samples_are_first_per_class_in_order():
     got = pick_test_samples(_Data(), per_class=2)
-    assert [s.id for s in got] == ["test-00000", "test-00001", "test-00002", "test-00003", "test-00004", "test-00005"]
+    assert [s.id for s in got] == [
+        "test-00000",
+        "test-00001",
+        "test-00002",
+        "test-00003",
+        "test-00004",
+        "test-00005",
+    ]
     assert [s.label for s in got] == [2, 0, 1, 0, 2, 1]
 
 

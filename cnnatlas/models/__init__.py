@@ -15,6 +15,7 @@ __all__ = ["MODELS", "ModelSpec", "Net", "Stage", "check_params", "make_spec"]
 def make_spec(cfg: ModelConfig, input_shape: tuple[int, int, int], n_classes: int) -> ModelSpec:
     if cfg.name not in MODELS:
         raise ConfigError(
-            "atlas.toml: model.name", f"unknown model '{cfg.name}'; expected one of {', '.join(MODELS)}"
+            "atlas.toml: model.name",
+            f"unknown model '{cfg.name}'; expected one of {', '.join(MODELS)}",
         )
     return MODELS[cfg.name](input_shape, n_classes, width=cfg.width, padding=cfg.padding)

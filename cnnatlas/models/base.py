@@ -87,7 +87,7 @@ class ModelSpec:
         return self.stages[self.index(name)]
 
     def with_relu(self, fn: Callable[[jax.Array], jax.Array]) -> ModelSpec:
-        """A copy whose ReLU stages compute `fn` (e.g. a custom_vjp guided ReLU); nothing patched."""
+        """A copy whose ReLU stages compute `fn` (e.g. a custom_vjp guided ReLU); no patching."""
         return replace(
             self, stages=tuple(replace(s, op=fn) if s.kind == "relu" else s for s in self.stages)
         )
@@ -158,7 +158,7 @@ def check_params(spec: ModelSpec, params: Any, where: str) -> None:
     exp = {jax.tree_util.keystr(k): v for k, v in jax.tree_util.tree_leaves_with_path(expected)}
     try:
         got = {jax.tree_util.keystr(k): v for k, v in jax.tree_util.tree_leaves_with_path(params)}
-    except Exception as e:  # noqa: BLE001 - any malformed tree is a user error here
+    except Exception as e:
         raise ModelError(where, f"not a parameter tree ({e})") from e
     problems = []
     for name in sorted(exp.keys() | got.keys()):

@@ -1,4 +1,4 @@
-"""One page per class: its samples, the misclassified ones, and what the test set confuses it with."""
+"""One page per class: its samples, the misclassified ones, what the test set confuses it with."""
 
 from __future__ import annotations
 

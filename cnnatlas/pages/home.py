@@ -35,7 +35,9 @@ def pages(site: Site) -> Iterator[Page]:
             "title": "Model card",
             "layers": site.layers,
             "confusion": rows,
-            "acc_chart": line_chart({"train": [e["train_acc"] for e in h], "test": [e["test_acc"] for e in h]}),
+            "acc_chart": line_chart(
+                {"train": [e["train_acc"] for e in h], "test": [e["test_acc"] for e in h]}
+            ),
             "loss_chart": line_chart({"loss": [e["loss"] for e in h]}),
         },
     )

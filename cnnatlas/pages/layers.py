@@ -13,7 +13,10 @@ def pages(site: Site) -> Iterator[Page]:
     for pos, layer in enumerate(site.layers):
         if layer.is_map:
             units = [
-                {"k": k, "maps": [(s, img_path("samples", s.id, layer.name, k)) for s in site.samples]}
+                {
+                    "k": k,
+                    "maps": [(s, img_path("samples", s.id, layer.name, k)) for s in site.samples],
+                }
                 for k in range(layer.units)
             ]
         else:
