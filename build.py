@@ -36,12 +36,14 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from cnnatlas.config import load_config
     from cnnatlas.errors import AtlasError
+    from cnnatlas.jaxsetup import enable_compilation_cache
     from cnnatlas.pipeline import build
     from cnnatlas.ui import UI
 
     ui = UI(quiet=args.quiet)
     try:
         cfg = load_config(args.config)
+        enable_compilation_cache(args.cache / "jax")
         report = build(cfg, args.out, args.cache, ui)
     except AtlasError as e:
         if args.debug:

@@ -6,6 +6,8 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 
+from . import devices
+
 
 def chunk_size(bytes_per_item: int, memory_mb: int, cap: int = 4096) -> int:
     """How many items fit in `memory_mb` (at least 1, at most `cap`)."""
@@ -17,19 +19,20 @@ def map_chunks(
 ) -> list[np.ndarray] | np.ndarray:
     """Apply a batched `fn` to leading-axis chunks of `arrays` and concatenate the results.
 
-    The last chunk is padded to `chunk` items (then trimmed), so `fn` compiles once.
+    The last chunk is padded to `chunk` items (then trimmed), so `fn` compiles once. Chunks are
+    split over all devices (see devices.py); `fn` sees the same shapes on any device count.
     `fn` returns an array or a tuple of arrays; the result has the same structure.
     """
     arrays = [np.asarray(a) for a in arrays]
     n = len(arrays[0])
-    chunk = max(1, min(chunk, n))
+    chunk = devices.round_up(max(1, min(chunk, n)))
     outs: list = []
     for lo in range(0, n, chunk):
         part = [a[lo : lo + chunk] for a in arrays]
         pad = chunk - len(part[0])
         if pad:
             part = [np.concatenate([p, np.repeat(p[-1:], pad, axis=0)]) for p in part]
-        res = fn(*part)
+        res = fn(*devices.shard(part))
         res = tuple(res) if isinstance(res, tuple | list) else (res,)
         outs.append([np.asarray(r)[: chunk - pad] for r in res])
     cols = [np.concatenate([o[i] for o in outs]) for i in range(len(outs[0]))]

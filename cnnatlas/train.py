@@ -11,6 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from . import devices
 from .batching import chunk_size, map_chunks
 from .config import TrainConfig
 from .models import ModelSpec, Net
@@ -43,10 +44,16 @@ def _train_step(params, opt_state, xs, ys, *, spec: ModelSpec, tx):
     return optax.apply_updates(params, updates), opt_state, loss, acc
 
 
+@jax.jit
+def _logits(net: Net, xs: jax.Array) -> jax.Array:
+    return jax.vmap(net.run)(xs)
+
+
 def predict(net: Net, xs: np.ndarray, memory_mb: int = 256) -> np.ndarray:
-    """Logits (N, n_classes) for images (N, H, W, C), in bounded chunks."""
-    fn = jax.jit(jax.vmap(net.run))
-    return map_chunks(fn, [xs], chunk_size(xs[0].nbytes * 40, memory_mb))  # type: ignore[return-value]
+    """Logits (N, n_classes) for images (N, H, W, C), in bounded chunks over all devices."""
+    net = devices.replicate(net)
+    chunk = chunk_size(xs[0].nbytes * 40, memory_mb)
+    return map_chunks(lambda x: _logits(net, x), [xs], chunk)  # type: ignore[return-value]
 
 
 def train(
@@ -71,6 +78,9 @@ def train(
     # Adam with cosine decay to 0 over the whole run: ~0.5 point better than a constant rate.
     tx = optax.adam(optax.cosine_decay_schedule(cfg.learning_rate, steps * cfg.epochs))
     opt_state = tx.init(params)
+    params, opt_state = devices.replicate((params, opt_state))
+    # Data parallel over all devices when the batch splits evenly (one device: a no-op).
+    split = batch % devices.count() == 0
     xs, ys = jnp.asarray(train_x[:n]), jnp.asarray(train_y[:n])
     history: list[dict[str, float]] = []
     total = steps * cfg.epochs
@@ -79,6 +89,8 @@ def train(
         perm = np.asarray(jax.random.permutation(jax.random.fold_in(key, epoch + 1), n))
         idx = jnp.asarray(perm[: steps * batch].reshape(steps, batch))
         bx, by = xs[idx], ys[idx]  # (steps, batch, ...): one gather per epoch keeps steps fed
+        if split:
+            bx, by = devices.shard(bx, axis=1), devices.shard(by, axis=1)
         losses, accs = [], []
         for i in range(steps):
             params, opt_state, loss, acc = _train_step(
