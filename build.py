@@ -31,6 +31,23 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--quiet", action="store_true", help="print only the summary and errors")
     ap.add_argument("--debug", action="store_true", help="show tracebacks for user errors too")
+    ap.add_argument(
+        "--profile", action="store_true", help="print a per-phase timing table; save it as JSON"
+    )
+    ap.add_argument("--trace", type=Path, help="also write a JAX profiler trace into this folder")
+    ap.add_argument(
+        "--report",
+        action="store_true",
+        help="also write report.html: one self-contained file (same as [site] report = true)",
+    )
+    ap.add_argument(
+        "--zip", action="store_true", help="also archive the site as <out>.zip, next to the folder"
+    )
+    ap.add_argument(
+        "--base-url",
+        metavar="URL",
+        help="where the site will live (overrides [site] base_url): sitemap.xml, canonical links",
+    )
     args = ap.parse_args(argv)
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -42,9 +59,18 @@ def main(argv: list[str] | None = None) -> int:
 
     ui = UI(quiet=args.quiet)
     try:
-        cfg = load_config(args.config)
+        site_overrides = {"report": True} if args.report else {}
+        if args.base_url is not None:
+            site_overrides["base_url"] = args.base_url
+        cfg = load_config(args.config, {"site": site_overrides} if site_overrides else None)
         enable_compilation_cache(args.cache / "jax")
-        report = build(cfg, args.out, args.cache, ui)
+        if args.trace:
+            import jax
+
+            with jax.profiler.trace(str(args.trace)):
+                report = build(cfg, args.out, args.cache, ui)
+        else:
+            report = build(cfg, args.out, args.cache, ui)
     except AtlasError as e:
         if args.debug:
             raise
@@ -54,9 +80,47 @@ def main(argv: list[str] | None = None) -> int:
         print("cnnatlas: interrupted; the previous site is unchanged", file=sys.stderr)
         return 130
     print(report.summary())
+    if args.zip:
+        from cnnatlas.publish import write_zip
+
+        archive = args.out.with_name(args.out.name + ".zip")
+        print(f"wrote {archive} ({write_zip(args.out, archive) / 2**20:.1f} MiB)")
+    if args.profile:
+        print_profile(report, args.cache / "profile.json")
     index = args.out / "index.html"
     print(f"open {index} in a browser, or run: python -m http.server -d {args.out}")
     return 0
+
+
+def print_profile(report, path: Path) -> None:
+    """Phase | seconds | of which JAX compile, as a table and as JSON (for benchmarks)."""
+    import json
+
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("phase", "seconds", "compile seconds", title="build profile")
+    for phase, sec in report.seconds.items():
+        table.add_row(phase, f"{sec:.2f}", f"{report.compile_seconds.get(phase, 0.0):.2f}")
+    table.add_row(
+        "total",
+        f"{sum(report.seconds.values()):.2f}",
+        f"{sum(report.compile_seconds.values()):.2f}",
+    )
+    Console().print(table)
+    data = {
+        "seconds": report.seconds,
+        "compile_seconds": report.compile_seconds,
+        "pages": report.pages,
+        "images": report.images,
+        "bytes": report.bytes,
+        "computed": report.computed,
+        "cached": report.cached,
+        "test_acc": report.test_acc,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=1, sort_keys=True))
+    print(f"profile saved to {path}")
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ python benchmarks/bench_atlas.py [--epochs N] [--skip-build]
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 import tempfile
@@ -117,6 +118,7 @@ def bench_build(config: Path) -> dict:
                     "--cache",
                     str(tmp / cache),
                     "--quiet",
+                    "--profile",
                 ],
                 capture_output=True,
                 text=True,
@@ -126,15 +128,13 @@ def bench_build(config: Path) -> dict:
             if p.returncode:
                 raise SystemExit(p.stderr)
             summary = p.stdout.splitlines()[0]
-            phases = {
-                k.strip(): float(v.rstrip("s"))
-                for k, v in (
-                    x.rsplit(" ", 1)
-                    for x in summary.split("; ")[-1].split(", ")
-                    if x.endswith("s") and " " in x
-                )
+            prof = json.loads((tmp / cache / "profile.json").read_text())
+            res[name] = {
+                "wall_seconds": round(wall, 1),
+                "phases": {k: round(v, 2) for k, v in prof["seconds"].items()},
+                "compile": {k: round(v, 2) for k, v in prof["compile_seconds"].items()},
+                "summary": summary,
             }
-            res[name] = {"wall_seconds": round(wall, 1), "phases": phases, "summary": summary}
         res["site_mb"] = round(
             sum(f.stat().st_size for f in (tmp / "site").rglob("*") if f.is_file()) / 2**20, 1
         )

@@ -16,6 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import cache as cache_mod
+from . import devices
 from .batching import chunk_size, map_chunks
 from .cache import Cache
 from .models import Net
@@ -35,6 +36,9 @@ class ComputeContext:
     memory_mb: int
     counts: dict[str, list[int]] = field(default_factory=dict)  # probe -> [computed, cached]
     seconds: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.net = devices.replicate(self.net)  # every device holds the parameters
 
     def count(self, probe: str, computed: int, cached: int) -> None:
         c = self.counts.setdefault(probe, [0, 0])
@@ -65,7 +69,10 @@ def _cached_map(
 ) -> dict[str, dict[str, np.ndarray]]:
     """Per-sample cache around a batched computation; returns {sample id: arrays}."""
     model = ctx.net.spec.name
-    keys = {s.id: cache_mod.key({**parts, "weights": ctx.net_sha256, "sample": s.sha256}) for s in samples}
+    keys = {
+        s.id: cache_mod.key({**parts, "weights": ctx.net_sha256, "sample": s.sha256})
+        for s in samples
+    }
     out: dict[str, dict[str, np.ndarray]] = {}
     misses = []
     for s in samples:
@@ -79,7 +86,13 @@ def _cached_map(
         results = compute(misses)
         dt = time.perf_counter() - t
         for s, arrays in zip(misses, results, strict=True):
-            ctx.cache.save(group, model, keys[s.id], arrays, {**parts, "sample": s.id, "seconds": dt / len(misses), "jax": jax.__version__})
+            ctx.cache.save(
+                group,
+                model,
+                keys[s.id],
+                arrays,
+                {**parts, "sample": s.id, "seconds": dt / len(misses), "jax": jax.__version__},
+            )
             out[s.id] = arrays
         ctx.seconds[group] = ctx.seconds.get(group, 0.0) + dt
     ctx.count(group, len(misses), len(samples) - len(misses))
@@ -98,7 +111,9 @@ def run_activations(ctx: ComputeContext, samples: list[Sample]) -> dict[str, dic
         keys = example_keys(ctx.seed, spec.name, miss, 1)[:, 0]
         chunk = chunk_size(_bytes_per_example(ctx.net, 1), ctx.memory_mb)
         names = [*ctx.net.spec.stage_names, "probs"]
-        cols = map_chunks(lambda x, t, k: tuple(fn(ctx.net, x, t, k)[n] for n in names), [xs, zeros, keys], chunk)
+        cols = map_chunks(
+            lambda x, t, k: tuple(fn(ctx.net, x, t, k)[n] for n in names), [xs, zeros, keys], chunk
+        )
         return [{n: cols[j][i] for j, n in enumerate(names)} for i in range(len(miss))]
 
     return _cached_map(ctx, spec.name, parts, samples, compute)
@@ -119,7 +134,9 @@ def run_attribution(
     samples: list[Sample],
     acts: dict[str, dict[str, np.ndarray]],
 ) -> dict[str, dict[str, dict[str, np.ndarray]]]:
-    """Maps of one attribution probe: {layer or "input": {sample id: {"maps": (T, H, W), "targets": (T,)}}}.
+    """Maps of one attribution probe.
+
+    Returns {layer or "input": {sample id: {"maps": (T, H, W), "targets": (T,)}}}.
 
     Probes with `diagnostics` also store "diagnostics" (T, D) per sample (spec.diagnostic_names).
     """
@@ -134,17 +151,25 @@ def run_attribution(
 
         def compute(miss: list[Sample], hp=hp) -> list[dict[str, np.ndarray]]:
             targets = np.array(
-                [targets_for(classes, acts[s.id]["probs"], s.label, n_classes) for s in miss], np.int32
+                [targets_for(classes, acts[s.id]["probs"], s.label, n_classes) for s in miss],
+                np.int32,
             )
             keys = example_keys(ctx.seed, spec.name, miss, targets.shape[1])
             fn = batched_grid(spec, **hp)
-            chunk = min(spec.chunk, chunk_size(_bytes_per_example(ctx.net, targets.shape[1]), ctx.memory_mb))
+            chunk = min(
+                spec.chunk, chunk_size(_bytes_per_example(ctx.net, targets.shape[1]), ctx.memory_mb)
+            )
             xs = np.stack([s.x for s in miss])
             maps = map_chunks(lambda x, t, k: fn(ctx.net, x, t, k), [xs, targets, keys], chunk)
-            arts = [{"maps": maps[i].astype(np.float32), "targets": targets[i]} for i in range(len(miss))]
+            arts = [
+                {"maps": maps[i].astype(np.float32), "targets": targets[i]}
+                for i in range(len(miss))
+            ]
             diagnose = batched_diagnostics(spec, **hp)  # e.g. IG completeness, stored with the maps
             if diagnose is not None:
-                diag = map_chunks(lambda x, t, m: diagnose(ctx.net, x, t, m), [xs, targets, maps], chunk)
+                diag = map_chunks(
+                    lambda x, t, m: diagnose(ctx.net, x, t, m), [xs, targets, maps], chunk
+                )
                 for art, d in zip(arts, diag, strict=True):
                     art["diagnostics"] = np.asarray(d, np.float32)
             return arts
@@ -153,9 +178,13 @@ def run_attribution(
     return out
 
 
-def evaluate_test_set(ctx: ComputeContext, test_x: np.ndarray, test_y: np.ndarray, data_sha: str) -> dict[str, np.ndarray]:
+def evaluate_test_set(
+    ctx: ComputeContext, test_x: np.ndarray, test_y: np.ndarray, data_sha: str
+) -> dict[str, np.ndarray]:
     """Predictions over the whole test split: preds (N,), confidence (N,), confusion (C, C)."""
-    k = cache_mod.key({"probe": "evaluate", "weights": ctx.net_sha256, "data": data_sha, "n": len(test_x)})
+    k = cache_mod.key(
+        {"probe": "evaluate", "weights": ctx.net_sha256, "data": data_sha, "n": len(test_x)}
+    )
     hit = ctx.cache.load("evaluate", ctx.net.spec.name, k)
     if hit is not None:
         ctx.count("evaluate", 0, 1)

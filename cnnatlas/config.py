@@ -73,7 +73,7 @@ class LayoutConfig:
 
     layers: tuple[str, ...] = ("input", "pool_2", "dense")
     perplexity: float = field(default=30.0, metadata=_range(2.0, 200.0))
-    n_iter: int = field(default=750, metadata=_range(250, 10000))  # incl. early exaggeration
+    n_iter: int = field(default=500, metadata=_range(250, 10000))  # incl. early exaggeration
     limit: int = field(default=0, metadata=_range(0))  # 0 = every test image
     library: str = field(default="opentsne", metadata=_range(choices=("opentsne", "sklearn")))
     grid: int = field(default=30, metadata=_range(4, 128))  # cells per side of the t-SNE grid
@@ -82,8 +82,21 @@ class LayoutConfig:
 @dataclass(frozen=True)
 class SiteConfig:
     title: str = "cnnatlas"
-    base_url: str = ""
+    base_url: str = ""  # set: sitemap.xml and canonical links; unset: nothing absolute
     topk: int = field(default=5, metadata=_range(1, 1000))
+    report: bool = False  # also write the self-contained report.html (or: build.py --report)
+
+
+@dataclass(frozen=True)
+class FeatureVisConfig:
+    """Unit pages: maximizing images (optvis) and dataset examples. Recipes: optvis.RECIPES."""
+
+    enabled: bool = True  # false: unit pages without maximizing images
+    steps: int = field(default=256, metadata=_range(1, 100_000))
+    learning_rate: float = field(default=0.05, metadata=_range(1e-6, 10.0))
+    recipes: tuple[str, ...] = ("naive", "regularized")
+    neuron: bool = True  # also the centre-neuron objective (regularized) for conv units
+    examples: int = field(default=9, metadata=_range(1, 100))  # top-k and bottom-k test images
 
 
 @dataclass(frozen=True)
@@ -96,6 +109,7 @@ class Config:
     compute: ComputeConfig = ComputeConfig()
     maps: LayoutConfig = LayoutConfig()
     site: SiteConfig = SiteConfig()
+    featurevis: FeatureVisConfig = FeatureVisConfig()
     probes: dict[str, dict[str, Any]] = field(default_factory=dict)
     path: Path = Path("content/atlas.toml")  # where it was read from (set by the loader)
 

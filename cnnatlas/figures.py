@@ -1,4 +1,4 @@
-"""All PNG figures of the site, from raw artifacts; the value ranges go to the pages' colour bars."""
+"""All PNG figures of the site, from raw artifacts; value ranges go to the colour bars."""
 
 from __future__ import annotations
 
@@ -8,27 +8,36 @@ import numpy as np
 
 from . import images
 from .samples import Sample
-from .site import LayerInfo, img_path
+from .site import LayerInfo, Variant, img_path
 
-SCOPES = ("map", "shared")  # Grad-CAM normalization: per map, or shared across classes
+# Normalization scopes of attribution maps (issue 4): the colour scale of a map is its own, shared
+# by every method's map for the same sample and class, or shared by the method's maps of the whole
+# sample set. Raw values are cached; the scale is chosen only here, when drawing.
+SCOPES = {
+    "map": "per map",
+    "class": "shared across methods for a class",
+    "set": "shared across the sample set",
+}
 
 
 def colorbars() -> Iterator[tuple[str, bytes]]:
     for signed in (False, True):
-        yield img_path("colorbar-" + ("diverging" if signed else "sequential")), images.colorbar_png(signed)
+        yield (
+            img_path("colorbar-" + ("diverging" if signed else "sequential")),
+            images.colorbar_png(signed),
+        )
 
 
 def sample_figures(
     sample: Sample,
     acts: dict[str, np.ndarray],
     layers: list[LayerInfo],
-    gradcam: dict[str, dict[str, np.ndarray]],
     ranges: dict[str, tuple[float, float]],
 ) -> Iterator[tuple[str, bytes]]:
-    """Input, every spatial stage's unit maps and Grad-CAM overlays of one sample.
+    """Input and every spatial stage's unit maps of one sample (attribution maps: see below).
 
     Args:
-      acts: {stage: (h, w, K) or (K,)}; gradcam: {layer: {"maps": (T, H, W), "targets": (T,)}}.
+      acts: {stage: (h, w, K) or (K,)}.
       ranges: filled with the (vmin, vmax) each figure group was drawn with, keyed like its path.
     """
     sid = sample.id
@@ -38,20 +47,83 @@ def sample_figures(
         lo, hi = images.value_range(a, layer.signed)  # one scale per stage: units comparable
         ranges[f"{sid}/{layer.name}"] = (lo, hi)
         if not layer.is_map:  # a vector: one strip, a cell per unit
-            yield img_path("samples", sid, layer.name), images.map_png(a[None, :], lo, hi, layer.signed)
+            yield (
+                img_path("samples", sid, layer.name),
+                images.map_png(a[None, :], lo, hi, layer.signed),
+            )
             continue
         for k in range(layer.units):
-            yield img_path("samples", sid, layer.name, k), images.map_png(a[..., k], lo, hi, layer.signed)
-    for layer_name, art in gradcam.items():
-        maps, targets = art["maps"], art["targets"]
-        shared = images.value_range(maps, signed=False)
-        shared = (0.0, shared[1])
-        ranges[f"{sid}/gradcam/{layer_name}/shared"] = shared
-        for m, c in zip(maps, targets, strict=True):
-            own = (0.0, float(m.max()))
-            ranges[f"{sid}/gradcam/{layer_name}/{int(c)}/map"] = own
-            for scope, (lo, hi) in (("map", own), ("shared", shared)):
-                yield (
-                    img_path("samples", sid, "gradcam", layer_name, f"{int(c)}-{scope}"),
-                    images.overlay_png(sample.x, m, lo, hi, signed=False),
-                )
+            yield (
+                img_path("samples", sid, layer.name, k),
+                images.map_png(a[..., k], lo, hi, layer.signed),
+            )
+
+
+def _extent(maps: np.ndarray, signed: bool) -> float:
+    """The largest value a colour scale must reach: max |v| if signed, else max(v, 0)."""
+    a = np.asarray(maps, np.float64)
+    return float(np.abs(a).max() if signed else max(a.max(), 0.0)) if a.size else 0.0
+
+
+def attribution_figures(
+    samples: list[Sample],
+    variants: list[Variant],
+    arts: dict[str, dict[str, dict[str, np.ndarray]]],
+) -> tuple[list[tuple[str, bytes]], dict[str, dict[str, dict[int, dict]]]]:
+    """Every attribution map in every normalization scope, and what the pages show about it.
+
+    Signed maps are drawn in the diverging map on [-m, m]; unsigned ones (Grad-CAM family) in the
+    sequential map on [0, m], over the input. A scope whose scale equals a scope already drawn
+    reuses its file.
+
+    Args:
+      arts: {variant key: {sample id: artifact}}, an artifact being {"maps": (T, H, W),
+        "targets": (T,)} and, for probes with diagnostics, "diagnostics": (T, D).
+    Returns:
+      (files, cells): cells[sample id][variant key][class] = {"img": {scope: path},
+      "range": {scope: (lo, hi)}, "diag": {name: value}}.
+    """
+    set_extent = {
+        v.key: max((_extent(a["maps"], v.method.signed) for a in arts[v.key].values()), default=0.0)
+        for v in variants
+    }
+    files: list[tuple[str, bytes]] = []
+    cells: dict[str, dict[str, dict[int, dict]]] = {}
+    for s in samples:
+        per_class: dict[int, float] = {}
+        for v in variants:
+            a = arts[v.key][s.id]
+            for m, c in zip(a["maps"], a["targets"], strict=True):
+                per_class[int(c)] = max(per_class.get(int(c), 0.0), _extent(m, v.method.signed))
+        cells[s.id] = {}
+        for v in variants:
+            a, mine = arts[v.key][s.id], {}
+            for i, (m, c) in enumerate(zip(a["maps"], a["targets"], strict=True)):
+                c = int(c)
+                if c in mine:  # predicted == true class: computed twice, shown once
+                    continue
+                extents = {
+                    "map": _extent(m, v.method.signed),
+                    "class": per_class[c],
+                    "set": set_extent[v.key],
+                }
+                cell: dict = {"img": {}, "range": {}, "diag": {}}
+                drawn: dict[float, str] = {}
+                for scope, top in extents.items():
+                    lo, hi = (-top, top) if v.method.signed else (0.0, top)
+                    cell["range"][scope] = (lo, hi)
+                    if top not in drawn:
+                        drawn[top] = img_path("samples", s.id, v.key, f"{c}-{scope}")
+                        png = (
+                            images.map_png(m, lo, hi, signed=True)
+                            if v.method.signed
+                            else images.overlay_png(s.x, m, lo, hi, signed=False)
+                        )
+                        files.append((drawn[top], png))
+                    cell["img"][scope] = drawn[top]
+                if "diagnostics" in a:
+                    names = v.method.diagnostic_names
+                    cell["diag"] = dict(zip(names, map(float, a["diagnostics"][i]), strict=True))
+                mine[c] = cell
+            cells[s.id][v.key] = mine
+    return files, cells

@@ -1,31 +1,57 @@
-"""build(): config -> data -> model -> samples -> compute (cached) -> site model -> pages -> site/."""
+"""build(): config -> data -> model -> samples -> compute (cached) -> site model -> pages."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from . import __version__, figures, layout, mapfigures
+from . import (
+    __version__,
+    explaindata,
+    featurevis,
+    figures,
+    layout,
+    mapfigures,
+    playground,
+    publish,
+    unitfigs,
+)
 from .cache import Cache
+from .checks import check_output, check_probes
 from .compute import ComputeContext, evaluate_test_set, run_activations, run_attribution
 from .config import Config
+from .content import load_prose, load_reading, reading_file
 from .data import load_dataset
-from .errors import ConfigError, OutputError
+from .jaxsetup import compile_seconds
 from .models import make_spec
 from .pages import PAGE_TYPES
+from .pages.methods import method_info
 from .probes import PROBES
 from .render import environment, render
+from .report import REPORT_PATH, report_html
 from .samples import pick_test_samples, user_samples
-from .pages.methods import method_info
 from .site import LayerInfo, SampleInfo, Site, Variant, make_classes
 from .ui import UI
 from .weights import load_or_train
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
-NAV = (("Model", "index.html"), ("Samples", "samples/index.html"), ("Layers", "layers/index.html"), ("Classes", "classes/index.html"), ("Maps", "maps/index.html"), ("Methods", "methods/index.html"))
+NAV = (
+    ("Model", "index.html"),
+    ("Samples", "samples/index.html"),
+    ("Layers", "layers/index.html"),
+    ("Units", "units/index.html"),
+    ("Classes", "classes/index.html"),
+    ("Maps", "maps/index.html"),
+    ("Methods", "methods/index.html"),
+    ("Explain", "explain/index.html"),
+    ("Playground", "playground/index.html"),
+    ("Concepts", "concepts/index.html"),
+    ("Reading", "reading/index.html"),
+)
 
 
 @dataclass
@@ -39,58 +65,30 @@ class BuildReport:
     test_acc: float = 0.0
     weights: str = ""
     seconds: dict[str, float] = field(default_factory=dict)
+    compile_seconds: dict[str, float] = field(default_factory=dict)  # JAX tracing + XLA compile
     warnings: list[str] = field(default_factory=list)
+    rendered: dict[str, tuple[str, str]] = field(default_factory=dict)  # url -> (type, template)
+    report_bytes: int = 0  # report.html, when written (issue 8)
 
     def summary(self) -> str:
-        phases = ", ".join(f"{k} {v:.1f}s" for k, v in self.seconds.items())
-        work = "nothing computed, all cached" if not self.computed else f"{self.computed} computed, {self.cached} cached"
-        warn = f"; {len(self.warnings)} warning(s)" if self.warnings else ""
-        return (
-            f"built {self.pages} pages, {self.images} images ({self.bytes / 2**20:.1f} MiB) in {self.out}; "
-            f"artifacts: {work}; weights {self.weights}; test accuracy {100 * self.test_acc:.2f}%; {phases}{warn}"
+        phases = ", ".join(
+            f"{k} {v:.1f}s"
+            + (f" (compile {c:.1f}s)" if (c := self.compile_seconds.get(k, 0)) >= 0.05 else "")
+            for k, v in self.seconds.items()
         )
-
-
-def check_output(out: Path, cfg: Config) -> None:
-    """Refuse output folders that would destroy content or the repository, before any work."""
-    out = out.resolve()
-    content = cfg.path.resolve().parent if cfg.path.is_file() else None
-    if out.exists() and not out.is_dir():
-        raise OutputError(str(out), "--out points at a file; expected a folder (it is replaced by the site)")
-    if content and (out == content or out.is_relative_to(content) or content.is_relative_to(out)):
-        raise OutputError(str(out), f"--out must not be or contain the content folder {content}; use e.g. --out site")
-    cwd = Path.cwd().resolve()
-    if cwd.is_relative_to(out):
-        raise OutputError(str(out), "--out must not be the current folder or one above it; use e.g. --out site")
-    parent = out.parent
-    while not parent.exists():
-        parent = parent.parent
-    import os
-
-    if not os.access(parent, os.W_OK):
-        raise OutputError(str(out), f"cannot write in {parent}; choose a writable --out folder")
-
-
-def check_probes(cfg: Config, stage_names: tuple[str, ...], spatial: tuple[str, ...]) -> dict[str, dict]:
-    """Resolved hparams of the enabled probes; unknown probes, hparams and layers are refused."""
-    where = f"{cfg.path}: probes"
-    for name in cfg.probes:
-        if name not in PROBES:
-            raise ConfigError(f"{where}.{name}", f"unknown method '{name}'; expected one of {', '.join(PROBES)}")
-    out = {}
-    for name, spec in PROBES.items():
-        hp = spec.resolve(cfg.probe_hparams(name), f"{where}.{name}")
-        for layer in hp.get("layers", []):
-            if layer not in spatial:
-                raise ConfigError(
-                    f"{where}.{name}.layers",
-                    f"unknown layer '{layer}'; expected one of {', '.join(spatial)}"
-                    + ("" if layer not in stage_names else f" ('{layer}' has no spatial map)"),
-                )
-        if hp.get("classes", "all") not in ("all", "pred_true"):
-            raise ConfigError(f"{where}.{name}.classes", f"expected 'all' or 'pred_true', got {hp['classes']!r}")
-        out[name] = hp
-    return out
+        work = (
+            "nothing computed, all cached"
+            if not self.computed
+            else f"{self.computed} computed, {self.cached} cached"
+        )
+        warn = f"; {len(self.warnings)} warning(s)" if self.warnings else ""
+        if self.report_bytes:
+            warn += f"; offline report {self.report_bytes / 2**20:.1f} MiB"
+        return (
+            f"built {self.pages} pages, {self.images} images ({self.bytes / 2**20:.1f} MiB) "
+            f"in {self.out}; artifacts: {work}; weights {self.weights}; "
+            f"test accuracy {100 * self.test_acc:.2f}%; {phases}{warn}"
+        )
 
 
 def build(cfg: Config, out: Path, cache_dir: Path, ui: UI | None = None) -> BuildReport:
@@ -98,22 +96,28 @@ def build(cfg: Config, out: Path, cache_dir: Path, ui: UI | None = None) -> Buil
     ui = ui or UI(quiet=True)
     report = BuildReport(out=out)
     check_output(out, cfg)
-    clock = time.perf_counter()
+    clock, compiled = time.perf_counter(), compile_seconds()
 
     def lap(phase: str) -> None:
-        nonlocal clock
-        now = time.perf_counter()
+        nonlocal clock, compiled
+        now, comp = time.perf_counter(), compile_seconds()
         report.seconds[phase] = report.seconds.get(phase, 0.0) + now - clock
-        clock = now
+        report.compile_seconds[phase] = report.compile_seconds.get(phase, 0.0) + comp - compiled
+        clock, compiled = now, comp
 
     data = load_dataset(cfg.dataset)
     if cfg.compute.test_limit:
-        data = data.__class__(**{**data.__dict__, "test_x": data.test_x[: cfg.compute.test_limit], "test_y": data.test_y[: cfg.compute.test_limit]})
+        n = cfg.compute.test_limit
+        data = dataclasses.replace(data, test_x=data.test_x[:n], test_y=data.test_y[:n])
     spec = make_spec(cfg.model, data.input_shape, len(data.class_names))
     shapes = spec.shapes()
     spatial = tuple(n for n, s in shapes.items() if len(s) == 3)
     hparams = check_probes(cfg, spec.stage_names, spatial)
     layout.check_layers(cfg.maps, spec, f"{cfg.path}: maps")
+    featurevis.check_config(cfg.featurevis, f"{cfg.path}: featurevis")
+    reading = load_reading(reading_file(cfg.path.parent), ui.warn)  # content errors first
+    concepts = load_prose("concepts", cfg.path.parent)
+    method_prose = load_prose("methods", cfg.path.parent)
     lap("data")
 
     cache = Cache(cache_dir, warn=ui.warn)
@@ -122,22 +126,38 @@ def build(cfg: Config, out: Path, cache_dir: Path, ui: UI | None = None) -> Buil
     report.test_acc, report.weights = prov.test_acc, prov.source
     lap("model")
 
-    samples = pick_test_samples(data, cfg.samples.per_class) + user_samples(cfg.samples.dir, data.input_shape, ui.warn)
+    samples = pick_test_samples(data, cfg.samples.per_class) + user_samples(
+        cfg.samples.dir, data.input_shape, ui.warn
+    )
     ctx = ComputeContext(cache, net, prov.weights_sha256, cfg.seed, cfg.compute.memory_mb)
     acts = run_activations(ctx, samples)
     # every attribution method listed in the config ([probes.<name>]), in registry order
     enabled = [n for n, sp in PROBES.items() if sp.kind == "attribution" and n in cfg.probes]
     attributions = {n: run_attribution(ctx, PROBES[n], hparams[n], samples, acts) for n in enabled}
     test = evaluate_test_set(ctx, data.test_x, data.test_y, data.sha256)
-    maps = layout.run_layouts(ctx, data.test_x, data.test_y, data.sha256, cfg.maps)  # t-SNE, cached
+    maps = layout.run_layouts(ctx, data.test_x, data.test_y, data.sha256, cfg.maps)  # t-SNE
+    unit_fv = featurevis.run_featurevis(ctx, cfg.featurevis)  # issue 5: maximizing images
+    unit_stats = featurevis.run_unit_stats(
+        ctx, data.test_x, data.test_y, data.sha256, cfg.featurevis.examples
+    )
     report.computed = sum(c for c, _ in ctx.counts.values())
     report.cached = sum(c for _, c in ctx.counts.values())
     lap("compute")
 
     counts = spec.param_counts()
-    layers = [LayerInfo(n, spec.stage(n).kind, shapes[n], counts[n], i) for i, n in enumerate(spec.stage_names)]
+    layers = [
+        LayerInfo(n, spec.stage(n).kind, shapes[n], counts[n], i)
+        for i, n in enumerate(spec.stage_names)
+    ]
     infos = [
-        SampleInfo(s.id, s.label, int(np.argmax(acts[s.id]["probs"])), tuple(float(p) for p in acts[s.id]["probs"]), s.source, s.preprocessing)
+        SampleInfo(
+            s.id,
+            s.label,
+            int(np.argmax(acts[s.id]["probs"])),
+            tuple(float(p) for p in acts[s.id]["probs"]),
+            s.source,
+            s.preprocessing,
+        )
         for s in samples
     ]
     conf = test["confusion"].astype(int)
@@ -157,7 +177,11 @@ def build(cfg: Config, out: Path, cache_dir: Path, ui: UI | None = None) -> Buil
             "train": cfg.train,
         },
         history=prov.history,
-        test={"accuracy": float(np.trace(conf) / conf.sum()), "confusion": conf.tolist(), "n": int(conf.sum())},
+        test={
+            "accuracy": float(np.trace(conf) / conf.sum()),
+            "confusion": conf.tolist(),
+            "n": int(conf.sum()),
+        },
         gradcam_layers=list(attributions.get("gradcam", {})),
         topk=min(cfg.site.topk, spec.n_classes),
         warnings=ui.warnings,
@@ -170,29 +194,77 @@ def build(cfg: Config, out: Path, cache_dir: Path, ui: UI | None = None) -> Buil
         files = list(figures.colorbars())
         for s in samples:
             files.extend(figures.sample_figures(s, acts[s.id], layers, ranges))
-        methods = [method_info(PROBES[n], hparams[n], cfg.path.parent) for n in enabled]
+        methods = [method_info(PROBES[n], hparams[n], method_prose.get(n)) for n in enabled]
         variants = [Variant(m, layer) for m in methods for layer in attributions[m.name]]
         arts = {v.key: attributions[v.method.name][v.layer] for v in variants}
         attr_files, cells = figures.attribution_figures(samples, variants, arts)
         files.extend(attr_files)
         site.extra.update(methods=methods, variants=variants, attribution=cells)
-        if maps:
+        if maps:  # t-SNE maps: sprite, grids, scatters, point data (.js)
             n_map = len(next(iter(maps.values())).xy)
-            settings = {**{k: getattr(cfg.maps, k) for k in ("library", "perplexity", "n_iter", "grid")}, "seed": cfg.seed}
-            files.extend(mapfigures.map_files(site, {m.layer: (m.xy, m.quality, m.dims) for m in maps.values()}, data.test_x[:n_map], data.test_y, test["preds"], settings))
+            shown = ("library", "perplexity", "n_iter", "grid")
+            settings = {**{k: getattr(cfg.maps, k) for k in shown}, "seed": cfg.seed}
+            layouts = {m.layer: (m.xy, m.quality, m.dims) for m in maps.values()}
+            for path, blob in mapfigures.map_files(
+                site, layouts, data.test_x[:n_map], data.test_y, test["preds"], settings
+            ):
+                if path.endswith(".png"):  # counted as images
+                    files.append((path, blob))
+                else:  # the point data (.js)
+                    writer.write(path, blob)
+        unit_files, site.extra["units"] = unitfigs.unit_site(  # issue 5: unit pages
+            spec,
+            net.params,
+            cfg.featurevis,
+            unit_fv,
+            unit_stats,
+            data.test_x,
+            data.test_y,
+            site.classes,
+            acts,
+            lambda layer, k: site.url_for("unit", (layer, k)),
+        )
+        files.extend(unit_files)
         for path, data_bytes in files:
             writer.write(path, data_bytes)
         report.images = len(files)
         site.extra["ranges"] = ranges
+        # explain page (issue 7): weights once, each sample's numbers; computed on in the browser
+        convs = spec.names_of("conv")
+        geometry = {n: explaindata.conv_geometry(spec.stage(n).module) for n in convs}
+        names = list(data.class_names)
+        explain = explaindata.explain_files(
+            layers, spec.input_shape, net.params, geometry, names, samples, acts
+        )
+        for path, data_bytes in explain:
+            writer.write(path, data_bytes)
+        # playground (issue 11): weights and stage list, the fixed samples' inputs; run in the page
+        for path, data_bytes in playground.playground_files(spec, net.params, names, samples, acts):
+            writer.write(path, data_bytes)
+        site.extra.update(reading=reading, reading_by_page=reading.by_page())
+        site.extra["concepts"] = concepts
         lap("figures")
         env = environment(TEMPLATES)
         common = {"site": site, "nav": NAV, "version": __version__}
         # every page URL of this build, so that prose links to pages the build lacks are dropped
-        site.extra["page_urls"] = frozenset(p.url for make in PAGE_TYPES.values() for p in make(site))
-        for make_pages in PAGE_TYPES.values():
+        first_pass = [p for make in PAGE_TYPES.values() for p in make(site)]
+        site.extra["page_urls"] = frozenset(p.url for p in first_pass)
+        site.extra["page_titles"] = {p.url: p.context.get("title", "") for p in first_pass}
+        rendered = []  # (page type, page): the search index and the sitemap list them (issue 8)
+        for page_type, make_pages in PAGE_TYPES.items():
             for page in make_pages(site):
                 writer.write(page.url, render(env, page, common))
+                rendered.append((page_type, page))
                 report.pages += 1
+        report.rendered = {p.url: (kind, p.template) for kind, p in rendered}
+        if cfg.site.report:  # one self-contained file with every image inlined (issue 8)
+            read = lambda rel: writer.path(rel).read_bytes()  # noqa: E731 (images to inline)
+            html = report_html(env, site, read, TEMPLATES / "static", common)
+            writer.write(REPORT_PATH, html)
+            report.pages += 1
+            report.report_bytes = len(html.encode("utf-8"))
+        for path, data_bytes in publish.site_files(site, rendered, report=cfg.site.report):
+            writer.write(path, data_bytes)  # search-index.js; sitemap.xml when base_url is set
         writer.copy_tree(TEMPLATES / "static", "static")
         writer.write(".nojekyll", b"")
         report.bytes = writer.bytes

@@ -56,6 +56,37 @@ class SampleInfo:
         return None if self.label is None else self.label == self.pred
 
 
+@dataclass(frozen=True)
+class MethodInfo:
+    """An enabled attribution method, as plain values: its registry entry and the hparams used."""
+
+    name: str
+    title: str
+    signed: bool
+    paper: str
+    version: int
+    hparams: tuple[tuple[str, Any], ...]  # resolved, as used in this build (job options included)
+    classes: str  # "pred_true" or "all"
+    diagnostic_names: tuple[str, ...] = ()
+    prose: str = ""  # Markdown from content/pages/methods/<name>.md ("" if none)
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One row of the method × class grid: a method at one layer ("input" for input methods)."""
+
+    method: MethodInfo
+    layer: str
+
+    @property
+    def key(self) -> str:  # also the image folder: img/samples/<id>/<method>/<layer>/
+        return f"{self.method.name}/{self.layer}"
+
+    @property
+    def title(self) -> str:
+        return self.method.title if self.layer == "input" else f"{self.method.title} · {self.layer}"
+
+
 @dataclass
 class Site:
     """Everything the pages show. Arrays stay NumPy; templates receive plain values."""
@@ -77,14 +108,36 @@ class Site:
         """Site-relative URL of an entity: ('sample', id), ('layer', name), ('class', index) ..."""
         if kind == "home":
             return "index.html"
-        if kind in ("samples", "layers", "classes"):
+        if kind in ("samples", "layers", "classes", "maps"):
             return f"{kind}/index.html"
         if kind == "sample":
             return f"samples/{key}/index.html"
         if kind == "layer":
             return f"layers/{key}/index.html"
+        if kind == "map":  # a t-SNE map of the test set at one layer ("input" = pixels)
+            return f"maps/{key}/index.html"
         if kind == "class":
             return f"classes/{self.classes[key].slug}/index.html"
+        if kind == "methods":
+            return "methods/index.html"
+        if kind == "method":
+            return f"methods/{key}/index.html"
+        if kind == "misclassified":
+            return "misclassified/index.html"
+        if kind in ("reading", "concepts"):
+            return f"{kind}/index.html"
+        if kind == "concept":  # content/pages/concepts/<slug>.md
+            return f"concepts/{key}/index.html"
+        if kind == "explain":  # key: a sample id, selected by the fragment (its thumbnail's id)
+            return "explain/index.html" + (f"#sample-{key}" if key is not None else "")
+        if kind == "playground":  # draw / upload / pick, the model runs in the page
+            return "playground/index.html"
+        if kind == "build":  # the build report: warnings and skipped files
+            return "build/index.html"
+        if kind == "units":  # every layer's maximizing images
+            return "units/index.html"
+        if kind == "unit":  # key: (layer, unit index); conv channels and dense units
+            return f"units/{key[0]}/{key[1]}/index.html"
         if kind == "static":
             return f"static/{key}"
         raise KeyError(f"no URL for {kind!r}")

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+import http.server
 import os
+import threading
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -11,6 +14,7 @@ import flax.linen as nn
 import jax
 import pytest
 
+from cnnatlas.jaxsetup import enable_compilation_cache
 from cnnatlas.models.base import ModelSpec, Net, Stage, flatten, max_pool_2x2, relu
 
 # Implicit rank promotion hides shape bugs; strict dtype promotion is left off because optax's
@@ -19,6 +23,13 @@ jax.config.update("jax_numpy_rank_promotion", "raise")
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY_CONFIG = ROOT / "tests" / "tiny.toml"
+
+# The suite builds the tiny atlas several times (and in subprocesses): share compiled programs.
+JAX_CACHE = ROOT / ".cache" / "jax-tests"
+os.environ["JAX_COMPILATION_CACHE_DIR"] = str(JAX_CACHE)
+os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
+os.environ["JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES"] = "0"
+enable_compilation_cache(JAX_CACHE)
 
 
 def make_tiny_spec(padding: str = "VALID") -> ModelSpec:
@@ -69,3 +80,23 @@ def browser_type_launch_args(browser_type_launch_args):
         "executable_path": "/usr/bin/chromium",
         "args": ["--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost"],
     }
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="session")
+def served(tiny_build, tmp_path_factory):
+    """The tiny site under http://127.0.0.1:PORT/cnnatlas/, as GitHub Pages serves a project
+    (a sub-path, so that a root-absolute link fails). Browser tests share this one server."""
+    root = tmp_path_factory.mktemp("docroot")
+    (root / "cnnatlas").symlink_to(tiny_build[0], target_is_directory=True)
+    srv = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(root))
+    )
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{srv.server_port}/cnnatlas/"
+    srv.shutdown()
+    srv.server_close()

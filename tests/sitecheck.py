@@ -41,6 +41,8 @@ def broken_links(site: Path) -> list[str]:
                 if tag != "a":
                     problems.append(f"{rel_page}: {ref} (external asset)")
                 continue
+            if parts.scheme == "data":  # inline (report.html): nothing to resolve
+                continue
             if parts.scheme or ref.startswith("//"):
                 problems.append(f"{rel_page}: {ref} (unexpected scheme)")
                 continue

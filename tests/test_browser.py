@@ -24,6 +24,9 @@ PAGES = [
     "layers/dense/index.html",
     "classes/index.html",
     "classes/ankle-boot/index.html",
+    "methods/index.html",
+    "methods/integrated_gradients/index.html",
+    "misclassified/index.html",
     "404.html",
 ]
 
@@ -108,12 +111,15 @@ def test_navigation_changes_title(page, tiny_build, served):
 
 
 @pytest.mark.parametrize("mode", ["file", "http"])
-def test_gradcam_scale_switch(page, tiny_build, served, mode):
+def test_attribution_scale_switch(page, tiny_build, served, mode):
     page.goto(_base(mode, tiny_build, served) + "samples/test-00000/index.html")
-    per_map = page.locator("#gradcam ~ div.maps img.scope-map").first
-    shared = page.locator("#gradcam ~ div.maps img.scope-shared").first
-    assert per_map.is_visible() and not shared.is_visible()
-    page.get_by_label("shared across classes").check()
-    assert shared.is_visible() and not per_map.is_visible()
-    page.get_by_label("per map").check()
-    assert per_map.is_visible()
+    cards = "#attribution ~ div.attr-cards"
+    scopes = {s: page.locator(f"{cards} .scope-{s} img").first for s in ("map", "class", "set")}
+    assert scopes["map"].is_visible() and not scopes["set"].is_visible()
+    for label, scope in (
+        ("shared across the sample set", "set"),
+        ("shared across methods for a class", "class"),
+        ("per map", "map"),
+    ):
+        page.get_by_label(label).check()
+        assert all(loc.is_visible() == (s == scope) for s, loc in scopes.items()), scope

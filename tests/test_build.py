@@ -27,6 +27,9 @@ def test_every_page_type_and_link(tiny_build):
         "samples/test-00000/index.html",
         "layers/conv_1_1/index.html",
         "classes/t-shirt-top/index.html",
+        "methods/index.html",
+        "methods/occlusion/index.html",
+        "misclassified/index.html",
     ):
         assert (site / page).is_file(), page
     assert (site / ".nojekyll").is_file()
@@ -63,10 +66,13 @@ def test_pages_show_class_names_and_values(tiny_build):
     assert "Ankle boot" in home and "conv_2_2" in home and "4440" in home
     sample = (site / "samples/test-00000/index.html").read_text()
     assert "Grad-CAM" in sample and 'data-scope="map"' in sample
-    n_focus = sample.count("<h3>Predicted class") + sample.count("<h3>True class")
-    assert n_focus in (1, 2)
-    # the all-classes grid (10 classes × 2 scopes) plus both scopes of each focus class
-    assert sample.count("gradcam/conv_2_2/") == 10 * 2 + 2 * n_focus
+    for method in ("saliency", "smoothgrad", "integrated_gradients", "occlusion", "gradcampp"):
+        assert f"methods/{method}/index.html" in sample
+    n_focus = 1 if "predicted = true:" in sample else 2
+    # the all-classes grid (10 classes) plus the focus classes, each in 3 normalization scopes
+    assert sample.count("img/samples/test-00000/gradcam/conv_2_2/") == 3 * (10 + n_focus)
+    ig = (site / "methods/integrated_gradients/index.html").read_text()
+    assert "Completeness in this atlas" in ig and "steps" in ig
 
 
 def test_rebuild_computes_nothing_and_is_byte_identical(tiny_build, tmp_path):

@@ -37,8 +37,13 @@ np.savez(sys.argv[1], devices=len(jax.devices()), logits=predict(res.net, x[:100
 
 def run(tmp_path, n_devices: int) -> dict:
     out = tmp_path / f"d{n_devices}.npz"
-    env = {"XLA_FLAGS": f"--xla_force_host_platform_device_count={n_devices}", "PATH": "/usr/bin:/bin"}
-    r = subprocess.run([sys.executable, "-c", SCRIPT, str(out)], cwd=ROOT, env=env, capture_output=True, text=True)
+    env = {
+        "XLA_FLAGS": f"--xla_force_host_platform_device_count={n_devices}",
+        "PATH": "/usr/bin:/bin",
+    }
+    r = subprocess.run(
+        [sys.executable, "-c", SCRIPT, str(out)], cwd=ROOT, env=env, capture_output=True, text=True
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     return dict(np.load(out))
 

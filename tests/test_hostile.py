@@ -4,6 +4,7 @@ never run, in a real browser; slugs stay inside the site; unsafe URLs are refuse
 from __future__ import annotations
 
 import io
+import shutil
 
 import pytest
 from PIL import Image
@@ -50,7 +51,8 @@ def hostile_site(tmp_path_factory, tiny_build):
             "samples": {"per_class": 1, "dir": str(samples)},
         },
     )
-    report = build(cfg, base / "site", tiny_build[1])
+    shutil.copytree(tiny_build[1], base / "cache")  # never add entries to the shared cache
+    report = build(cfg, base / "site", base / "cache")
     return base / "site", report
 
 

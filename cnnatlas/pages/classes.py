@@ -37,5 +37,6 @@ def pages(site: Site) -> Iterator[Page]:
                 "wrong": [s for s in mine if s.pred != c.index],
                 "claimed": [s for s in site.samples if s.pred == c.index and s.label != c.index],
                 "predicted_as": predicted_as,
+                "classvis": site.extra.get("units", {}).get("classvis", {}).get(c.index),  # issue 5
             },
         )

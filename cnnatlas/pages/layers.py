@@ -10,6 +10,7 @@ from ..site import Site, img_path
 
 def pages(site: Site) -> Iterator[Page]:
     yield Page("layers/index.html", "layers.html", {"title": "Layers"})
+    unit_layers = {u["name"]: u for u in site.extra.get("units", {}).get("layers", [])}  # issue 5
     for pos, layer in enumerate(site.layers):
         if layer.is_map:
             units = [
@@ -28,6 +29,7 @@ def pages(site: Site) -> Iterator[Page]:
                 "title": f"Layer {layer.name}",
                 "layer": layer,
                 "units": units,
+                "unit_layer": unit_layers.get(layer.name),
                 "strips": [(s, img_path("samples", s.id, layer.name)) for s in site.samples],
                 "prev": site.layers[pos - 1] if pos > 0 else None,
                 "next": site.layers[pos + 1] if pos + 1 < len(site.layers) else None,

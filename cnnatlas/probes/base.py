@@ -24,7 +24,8 @@ class ProbeSpec:
     kind: "attribution" (samples × classes -> (H, W) maps) or "activation" (samples -> stages).
     signed: drawn with a diverging colour map. version: bump when the maths changes (cache key).
     defaults: hparams; a `layer` / `layers` hparam makes it layer-wise. chunk: max batch per call.
-    choices: allowed values of string hparams, checked (with the valid ones listed) before jit.
+    choices: allowed values of string hparams; limits: (min, max or None) of numeric ones. Both,
+    and each value's type (that of its default; an int passes for a float), are checked before jit.
     diagnostics: optional `(net, x, target, map, **hparams) -> (D,) float32` numbers checked per
     map and stored with it (e.g. integrated gradients' completeness), named by `diagnostic_names`.
     """
@@ -39,6 +40,7 @@ class ProbeSpec:
     paper: str = ""
     chunk: int = 256
     choices: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+    limits: dict[str, tuple[float, float | None]] = field(default_factory=dict)
     diagnostics: Callable[..., jax.Array] | None = None
     diagnostic_names: tuple[str, ...] = ()
 
@@ -56,13 +58,20 @@ class ProbeSpec:
                 f"unknown hyperparameter '{unknown[0]}' for {self.name}; expected one of "
                 f"{', '.join(sorted(self.defaults)) or '(none)'}",
             )
-        for name, allowed in self.choices.items():
-            if name in hparams and hparams[name] not in allowed:
-                raise ConfigError(
-                    f"{where}.{name}",
-                    f"unknown value {hparams[name]!r}; expected one of "
-                    + ", ".join(repr(a) for a in allowed),
-                )
+        hparams = dict(hparams)
+        for name, value in hparams.items():
+            default, at = self.defaults[name], f"{where}.{name}"
+            if isinstance(default, float) and type(value) is int:
+                value = hparams[name] = float(value)
+            if type(value) is not type(default):
+                raise ConfigError(at, f"expected {type(default).__name__}, got {value!r}")
+            if name in self.choices and value not in self.choices[name]:
+                expected = ", ".join(repr(a) for a in self.choices[name])
+                raise ConfigError(at, f"unknown value {value!r}; expected one of {expected}")
+            lo, hi = self.limits.get(name, (None, None))
+            if (lo is not None and value < lo) or (hi is not None and value > hi):
+                bounds = f"between {lo} and {hi}" if hi is not None else f">= {lo}"
+                raise ConfigError(at, f"expected a value {bounds}, got {value!r}")
         return {**self.defaults, **hparams}
 
 

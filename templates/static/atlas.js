@@ -1,13 +1,15 @@
 /* cnnatlas: small progressive enhancements; every page works without JavaScript. */
 (function () {
   "use strict";
-  // Normalization-scope switch: the radio buttons set data-scope on their section,
-  // and CSS shows the matching set of pre-rendered maps.
+  // Normalization-scope switch: the radio buttons of a .scoped section set its data-scope
+  // (map, class or set), and CSS shows the matching set of pre-rendered maps.
   document.querySelectorAll(".scoped").forEach(function (section) {
-    section.querySelectorAll('input[name="scope"]').forEach(function (input) {
+    section.querySelectorAll('.switch input[type="radio"]').forEach(function (input) {
       input.addEventListener("change", function () {
         if (input.checked) section.setAttribute("data-scope", input.value);
       });
+      // a radio restored by the browser (back/forward) wins over the default scope
+      if (input.checked) section.setAttribute("data-scope", input.value);
     });
   });
   document.documentElement.classList.add("js");

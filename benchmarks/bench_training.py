@@ -1,0 +1,87 @@
+"""Training speed: cnnatlas (JAX) vs PyTorch on the same TinyVGG, data, batch size and optimizer,
+measured in the same run. PyTorch is optional (`pip install torch`); without it only JAX runs.
+
+python benchmarks/bench_training.py [--epochs N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from common import ROOT, emit
+
+from cnnatlas.config import TrainConfig, load_config
+from cnnatlas.data import load_dataset
+from cnnatlas.models import make_spec
+from cnnatlas.train import train
+
+
+def bench_jax(cfg, data, epochs: int) -> dict:
+    spec = make_spec(cfg.model, data.input_shape, len(data.class_names))
+    tcfg = TrainConfig(epochs=epochs, batch_size=128, learning_rate=cfg.train.learning_rate)
+    t = time.perf_counter()
+    res = train(spec, tcfg, data.train_x, data.train_y, data.test_x, data.test_y, cfg.seed)
+    sec = time.perf_counter() - t
+    return {"seconds_per_epoch": round(sec / epochs, 2), "test_acc": res.test_acc}
+
+
+def bench_torch(data, epochs: int, channels_last: bool) -> dict:
+    import torch
+    from torch import nn
+
+    torch.manual_seed(0)
+    model = nn.Sequential(
+        nn.Conv2d(1, 10, 3), nn.ReLU(), nn.Conv2d(10, 10, 3), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(10, 10, 3), nn.ReLU(), nn.Conv2d(10, 10, 3), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(160, 10),
+    )  # fmt: skip
+    x = torch.from_numpy(data.train_x).permute(0, 3, 1, 2).contiguous()
+    y = torch.from_numpy(data.train_y).long()
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+        x = x.to(memory_format=torch.channels_last)
+    opt = torch.optim.Adam(model.parameters(), lr=0.003)
+    loss_fn = nn.CrossEntropyLoss()
+    t = time.perf_counter()
+    for epoch in range(epochs):
+        perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(epoch))
+        for i in range(len(x) // 128):
+            idx = perm[i * 128 : (i + 1) * 128]
+            opt.zero_grad()
+            loss = loss_fn(model(x[idx]), y[idx])
+            loss.backward()
+            opt.step()
+    sec = time.perf_counter() - t
+    with torch.no_grad():
+        xt = torch.from_numpy(data.test_x).permute(0, 3, 1, 2)
+        acc = (model(xt).argmax(1).numpy() == data.test_y).mean()
+    return {
+        "seconds_per_epoch": round(sec / epochs, 2),
+        "test_acc": float(acc),
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--epochs", type=int, default=2)
+    args = ap.parse_args()
+    cfg = load_config(ROOT / "content" / "atlas.toml")
+    data = load_dataset(cfg.dataset)
+    result = {"epochs": args.epochs, "batch_size": 128, "jax": bench_jax(cfg, data, args.epochs)}
+    try:
+        result["torch"] = bench_torch(data, args.epochs, channels_last=False)
+        result["torch_channels_last"] = bench_torch(data, args.epochs, channels_last=True)
+        best = min(
+            result["torch"]["seconds_per_epoch"], result["torch_channels_last"]["seconds_per_epoch"]
+        )
+        result["jax_over_best_torch"] = round(result["jax"]["seconds_per_epoch"] / best, 2)
+    except ImportError:
+        result["torch"] = "not installed (pip install torch to compare)"
+    emit("training", result)
+
+
+if __name__ == "__main__":
+    main()

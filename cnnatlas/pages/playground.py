@@ -1,0 +1,62 @@
+"""The playground (issue 11): draw, upload or pick an image; the page runs the model itself.
+
+One page, `playground/index.html`. The network, the fixed samples and the colour tables come
+from `data/playground/*.js` (see cnnatlas/playground.py); templates/static/playground-core.js
+computes the forward pass and Grad-CAM, playground-image.js converts uploads as samples.py
+does, playground.js draws. The links the script needs (sample, layer and class pages,
+thumbnails) are written into the page as JSON, relative to it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from ..playground import model_path, samples_path
+from ..render import Page, relative
+from ..site import Site, img_path
+
+
+def links(site: Site, page_url: str) -> dict[str, Any]:
+    """URLs relative to the playground page, for its script."""
+
+    def rel(url: str) -> str:
+        return relative(page_url, url)
+
+    return {
+        "samples": {s.id: rel(site.url_for("sample", s.id)) for s in site.samples},
+        "thumbs": {s.id: rel(img_path("samples", s.id, "input")) for s in site.samples},
+        "layers": {ly.name: rel(site.url_for("layer", ly.name)) for ly in site.layers},
+        "classes": {c.index: rel(site.url_for("class", c.index)) for c in site.classes},
+    }
+
+
+def _groups(site: Site) -> list[tuple[str, list[Any]]]:
+    """The fixed samples by true class, then the user's images (no class)."""
+    groups = [(c.name, [s for s in site.samples if s.label == c.index]) for c in site.classes]
+    groups.append(("your images", [s for s in site.samples if s.label is None]))
+    return [(name, mine) for name, mine in groups if mine]
+
+
+def pages(site: Site) -> Iterator[Page]:
+    url = site.url_for("playground")
+    convs = [ly for ly in site.layers if ly.kind == "conv"]
+    spatial = [ly.units for ly in site.layers if ly.is_map] or [1]
+    yield Page(
+        url,
+        "playground.html",
+        {
+            "title": "Playground",
+            "groups": [
+                (name, [{"s": s, "thumb": img_path("samples", s.id, "input")} for s in mine])
+                for name, mine in _groups(site)
+            ],
+            "convs": convs,
+            "max_units": max(spatial),
+            "show_units": min(max(spatial), 8),
+            "topk": site.topk,
+            "model_js": model_path(),
+            "samples_js": samples_path(),
+            "links": links(site, url),
+        },
+    )

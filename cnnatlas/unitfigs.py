@@ -1,0 +1,348 @@
+"""Unit pages as data: PNGs (one feature-vis sprite per layer, the test images used as
+examples) and plain values for the templates (crops, weight cells, histogram bars, class bars).
+
+Crops are CSS windows onto a shared PNG (`overflow: hidden` around a scaled, shifted <img>), so
+a layer's maximizing images are one file and receptive-field crops need no files at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from . import images
+from .config import FeatureVisConfig
+from .featurevis import TITLES, Variant, variants
+from .models import ModelSpec
+from .site import ClassInfo, img_path
+from .units import ReceptiveField, class_selectivity, receptive_fields, unit_layers
+
+GRID, BIG, EXAMPLE = 56, 168, 72  # display sizes (CSS px) of grid cells, page images, examples
+
+
+def crop(
+    src: str, alt: str, natural: tuple[int, int], box: tuple[int, int, int, int], size: int
+) -> dict:
+    """A window `box` = (y0, x0, y1, x1) of the PNG `src` (natural (H, W)) fitted into `size` px:
+    the container's size and the scaled <img>'s size and offset, in CSS px."""
+    y0, x0, y1, x1 = box
+    f = size / max(y1 - y0, x1 - x0)
+    r = lambda v: round(v, 2)  # noqa: E731
+    return {
+        "src": src,
+        "alt": alt,
+        "w": r((x1 - x0) * f),
+        "h": r((y1 - y0) * f),
+        "iw": r(natural[1] * f),
+        "ih": r(natural[0] * f),
+        "x": r(-x0 * f),
+        "y": r(-y0 * f),
+    }
+
+
+def sprite_files(fv: dict, order: dict[str, list[Variant]]) -> Iterator[tuple[str, bytes]]:
+    """One PNG per layer: rows = variants, columns = units, each image at native resolution."""
+    for layer, vs in order.items():
+        if not vs:
+            continue
+        rows = [np.concatenate(list(fv[layer][v.name]["images"]), axis=1) for v in vs]
+        yield img_path("units", layer, "featurevis"), images.image_png(np.concatenate(rows, axis=0))
+
+
+def _hex(rgb: np.ndarray) -> str:
+    return "#" + "".join(f"{int(c):02x}" for c in rgb)
+
+
+def weight_cells(kernel: np.ndarray, in_shape: tuple[int, ...], link: Any) -> dict:
+    """Inline-SVG geometry of one unit's incoming weights (signed, diverging colours).
+
+    kernel: (kh, kw, C) for a conv unit, or (n,) for a dense unit whose input has `in_shape`
+    (reshaped to (h, w, C) when it came from a spatial stage). One tile per input channel c,
+    linked to `link(c)` (a URL or None).
+    """
+    tiles_w = kernel.reshape(in_shape) if kernel.ndim == 1 and len(in_shape) == 3 else kernel
+    if tiles_w.ndim == 1:
+        tiles_w = tiles_w[None, :, None]
+    kh, kw, channels = tiles_w.shape
+    cell = max(6, min(14, 40 // max(kh, kw)))
+    per_row = min(channels, 5)
+    gap = 6
+    vmax = float(np.abs(tiles_w).max()) or 1.0
+    lut = images.LUTS["diverging"]
+    tiles = []
+    for c in range(channels):
+        ty, tx = divmod(c, per_row)
+        ox, oy = tx * (kw * cell + gap), ty * (kh * cell + gap)
+        idx = images.to_index(tiles_w[..., c], -vmax, vmax)
+        cells = [
+            {
+                "x": ox + j * cell,
+                "y": oy + i * cell,
+                "fill": _hex(lut[idx[i, j]]),
+                "v": float(tiles_w[i, j, c]),
+            }
+            for i in range(kh)
+            for j in range(kw)
+        ]
+        tiles.append(
+            {
+                "c": c,
+                "url": link(c),
+                "x": ox,
+                "y": oy,
+                "w": kw * cell,
+                "h": kh * cell,
+                "cells": cells,
+            }
+        )
+    rows = -(-channels // per_row)
+    return {
+        "cell": cell,
+        "tiles": tiles,
+        "vmax": vmax,
+        "width": per_row * (kw * cell + gap) - gap,
+        "height": rows * (kh * cell + gap) - gap,
+    }
+
+
+def histogram(values: np.ndarray, bins: int = 24, width: int = 320, height: int = 110) -> dict:
+    """Bar geometry of a histogram of `values`, with a zero line when 0 lies inside the range."""
+    lo, hi = float(values.min()), float(values.max())
+    if hi - lo < 1e-9:
+        lo, hi = lo - 0.5, hi + 0.5
+    counts, edges = np.histogram(values, bins=bins, range=(lo, hi))
+    top = max(1, int(counts.max()))
+    bw = width / bins
+    bars = [
+        {
+            "x": round(i * bw, 2),
+            "w": round(bw - 1, 2),
+            "h": round(height * n / top, 2),
+            "y": round(height - height * n / top, 2),
+            "n": int(n),
+            "lo": float(edges[i]),
+            "hi": float(edges[i + 1]),
+        }
+        for i, n in enumerate(counts)
+    ]
+    zero = round(width * (0 - lo) / (hi - lo), 2) if lo < 0 < hi else None
+    return {
+        "bars": bars,
+        "width": width,
+        "height": height,
+        "lo": lo,
+        "hi": hi,
+        "zero": zero,
+        "n": len(values),
+    }
+
+
+def _examples(stats: dict, layer: str, k: int, tag: str, ctx: dict) -> list[dict]:
+    shape, rf = ctx["shapes"][layer], ctx["rf"].get(layer)
+    hw = ctx["input_hw"]
+    out = []
+    for v, i, p in zip(
+        stats[f"{layer}/{tag}_val"][k],
+        stats[f"{layer}/{tag}_idx"][k],
+        stats[f"{layer}/{tag}_pos"][k],
+        strict=True,
+    ):
+        if i < 0 or (tag == "bot" and v >= 0):  # bottom examples: only where the unit goes negative
+            continue
+        i = int(i)
+        src = img_path("test", f"{i:05d}")
+        ctx["used"].add(i)
+        label = ctx["classes"][int(ctx["test_y"][i])]
+        ex = {
+            "idx": i,
+            "value": float(v),
+            "cls": label,
+            "src": src,
+            "sample": ctx["sample_ids"].get(i),
+            "box": None,
+            "crop": None,
+        }
+        if rf is not None:
+            y, x = divmod(int(p), shape[1])
+            box = rf.box(y, x, hw)
+            ex["pos"] = (y, x)
+            ex["box"] = {
+                k2: round(100 * a / n, 3)
+                for k2, a, n in (
+                    ("top", box[0], hw[0]),
+                    ("left", box[1], hw[1]),
+                    ("h", box[2] - box[0], hw[0]),
+                    ("w", box[3] - box[1], hw[1]),
+                )
+            }
+            ex["crop"] = crop(src, f"receptive field of test image {i}", hw, box, EXAMPLE)
+        out.append(ex)
+    return out
+
+
+def _fv_cells(layer: str, k: int, vs: list[Variant], fv: dict, hw: tuple[int, int]) -> list[dict]:
+    """Unit k's maximizing images: windows onto the layer sprite (row = variant, column = unit)."""
+    sprite = img_path("units", layer, "featurevis")
+    natural = (len(vs) * hw[0], len(fv[layer][vs[0].name]["values"]) * hw[1]) if vs else hw
+    cells = []
+    for j, v in enumerate(vs):
+        box = (j * hw[0], k * hw[1], (j + 1) * hw[0], (k + 1) * hw[1])
+        alt = f"{layer} unit {k}, {v.name}"
+        cells.append(
+            {
+                "name": v.name,
+                "title": TITLES.get(v.name, v.name),
+                "value": float(fv[layer][v.name]["values"][k]),
+                "grid": crop(sprite, alt, natural, box, GRID),
+                "big": crop(sprite, alt, natural, box, BIG),
+            }
+        )
+    return cells
+
+
+def _unit_stats(stats: dict, layer: str, k: int, kernel: np.ndarray, bias: np.ndarray) -> dict:
+    units = kernel.shape[-1]
+    norms = np.sqrt((kernel.reshape(-1, units) ** 2).sum(0))
+    names = ("mean", "std", "frac_pos", "grad_act", "wgrad_norm", "wgrad_mean_norm")
+    return {
+        **{n: float(stats[f"{layer}/{n}"][k]) for n in names},
+        "weight_norm": float(norms[k]),
+        "weight_norm_rank": int((norms > norms[k]).sum()) + 1,
+        "bias": float(bias[k]),
+        "params": int(kernel[..., k].size + 1),
+    }
+
+
+def _input_shape(spec: ModelSpec, shapes: dict, layer: str) -> tuple[int, ...]:
+    """What feeds `layer`: the previous stage's shape, looking through a flatten."""
+    i = spec.index(layer)
+    if i == 0:
+        return spec.input_shape
+    before = shapes[spec.stage_names[i - 1]]
+    if len(before) == 1 and i > 1:
+        return shapes[spec.stage_names[i - 2]]
+    return before
+
+
+def layer_data(
+    spec: ModelSpec,
+    params: dict,
+    fv: dict,
+    order: dict[str, list[Variant]],
+    stats: dict[str, np.ndarray],
+    rf: dict[str, ReceptiveField],
+    test_y: np.ndarray,
+    classes: list[ClassInfo],
+    sample_acts: dict[str, dict[str, np.ndarray]],
+    url: Any,
+) -> tuple[list[dict], set[int]]:
+    """Per unit layer: its units' page data. Returns (layers, test indices used as examples).
+
+    url(layer, k) gives a unit page's site URL. sample_acts: {sample id: {stage: array}}.
+    """
+    shapes = spec.shapes()
+    hw = spec.input_shape[:2]
+    ids = {int(s[5:]): s for s in sample_acts if s.startswith("test-") and s[5:].isdigit()}
+    ctx = {"shapes": shapes, "rf": rf, "input_hw": hw, "classes": classes, "test_y": test_y}
+    ctx.update(used=set(), sample_ids=ids)
+    names = unit_layers(spec)
+    out = []
+    for li, layer in enumerate(names):
+        units = shapes[layer][-1]
+        vs = order.get(layer, [])
+        kernel = np.asarray(params[layer]["kernel"])
+        bias = np.asarray(params[layer].get("bias", np.zeros(units)))
+        in_shape = _input_shape(spec, shapes, layer)
+        below = next((n for n in reversed(names[:li]) if shapes[n][-1] == in_shape[-1]), None)
+        link = (lambda c, b=below: url(b, c)) if below else (lambda c: None)
+        means, si = class_selectivity(stats[f"{layer}/rmean"], test_y, len(classes))
+        unit_list = []
+        for k in range(units):
+            cmax = float(means[:, k].max()) or 1.0
+            acts = [(float(np.max(a[layer][..., k])), sid) for sid, a in sample_acts.items()]
+            acts = sorted(acts, key=lambda t: (-t[0], t[1]))[:6]
+            bars = [
+                {
+                    "cls": c,
+                    "value": float(means[c.index, k]),
+                    "pct": round(100 * float(means[c.index, k]) / cmax, 2),
+                }
+                for c in classes
+            ]
+            unit_list.append(
+                {
+                    "layer": layer,
+                    "k": k,
+                    "url": url(layer, k),
+                    "fv": _fv_cells(layer, k, vs, fv, hw),
+                    "top": _examples(stats, layer, k, "top", ctx),
+                    "bottom": _examples(stats, layer, k, "bot", ctx),
+                    "classes": bars,
+                    "best": classes[int(means[:, k].argmax())],
+                    "si": float(si[k]),
+                    "hist": histogram(stats[f"{layer}/max"][:, k]),
+                    "weights": weight_cells(kernel[..., k], in_shape, link),
+                    "stats": _unit_stats(stats, layer, k, kernel, bias),
+                    "samples": [{"id": sid, "value": v} for v, sid in acts],
+                }
+            )
+        out.append(
+            {
+                "name": layer,
+                "kind": spec.stage(layer).kind,
+                "units": unit_list,
+                "shape": shapes[layer],
+                "variants": [
+                    {"name": v.name, "title": TITLES.get(v.name, v.name), "row": j}
+                    for j, v in enumerate(vs)
+                ],
+                "objective": vs[0].kind if vs else None,
+                "logits": layer == spec.stage_names[-1],
+                "rf": rf.get(layer),
+            }
+        )
+    return out, ctx["used"]
+
+
+def example_files(test_x: np.ndarray, used: set[int]) -> Iterator[tuple[str, bytes]]:
+    """The test images shown as top / bottom examples, once each."""
+    for i in sorted(used):
+        yield img_path("test", f"{i:05d}"), images.image_png(test_x[i])
+
+
+def unit_site(
+    spec: ModelSpec,
+    params: dict,
+    cfg: FeatureVisConfig,
+    fv: dict,
+    stats: dict[str, np.ndarray],
+    test_x: np.ndarray,
+    test_y: np.ndarray,
+    classes: list[ClassInfo],
+    sample_acts: dict[str, dict[str, np.ndarray]],
+    url: Any,
+) -> tuple[list[tuple[str, bytes]], dict]:
+    """Everything the unit pages need: (files to write, data for `site.extra["units"]`).
+
+    The data: {"layers": [layer data], "names": unit layer names, "classvis": {class index:
+    {"url", "fv"}}}; classvis only when the last stage's units are the classes.
+    """
+    order = {layer: variants(cfg, spec, layer) for layer in unit_layers(spec)}
+    layers, used = layer_data(
+        spec, params, fv, order, stats, receptive_fields(spec), test_y, classes, sample_acts, url
+    )
+    files = [*sprite_files(fv, order), *example_files(test_x, used)]
+    last = layers[-1] if layers else None
+    classvis = {}
+    if last and last["name"] == spec.stage_names[-1] and len(last["units"]) == len(classes):
+        classvis = {
+            c.index: {"url": last["units"][c.index]["url"], "fv": last["units"][c.index]["fv"]}
+            for c in classes
+        }
+    return files, {
+        "layers": layers,
+        "names": frozenset(ln["name"] for ln in layers),
+        "classvis": classvis,
+    }
