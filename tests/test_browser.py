@@ -6,12 +6,9 @@ and the main interactions (navigation, Grad-CAM scale switch) work.
 
 from __future__ import annotations
 
-import functools
-import http.server
-import threading
-from urllib.parse import urlsplit
-
 import pytest
+
+from tests.browsercheck import watch
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -31,61 +28,14 @@ PAGES = [
 ]
 
 
-@pytest.fixture(scope="session")
-def served(tiny_build, tmp_path_factory):
-    """The site under http://127.0.0.1:PORT/cnnatlas/, as GitHub Pages serves a project."""
-    root = tmp_path_factory.mktemp("docroot")
-    (root / "cnnatlas").symlink_to(tiny_build[0], target_is_directory=True)
-    handler = functools.partial(_QuietHandler, directory=str(root))
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{srv.server_port}/cnnatlas/"
-    srv.shutdown()
-    srv.server_close()
-
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
 def _base(mode, tiny_build, served):
     return tiny_build[0].as_uri() + "/" if mode == "file" else served
-
-
-def _watch(page):
-    problems: list[str] = []
-
-    def gate(route):
-        u = urlsplit(route.request.url)
-        if u.scheme in ("file", "data", "blob") or u.hostname in ("127.0.0.1", "localhost"):
-            route.continue_()
-        else:
-            problems.append(f"external request {route.request.url}")
-            route.abort("blockedbyclient")
-
-    page.route("**/*", gate)
-    page.on(
-        "console",
-        lambda m: (
-            problems.append(f"console {m.type}: {m.text} @ {m.location.get('url')}")
-            if m.type in ("error", "warning")
-            else None
-        ),
-    )
-    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-    page.on("requestfailed", lambda r: problems.append(f"failed: {r.url} {r.failure}"))
-    page.on(
-        "response",
-        lambda r: problems.append(f"HTTP {r.status}: {r.url}") if r.status >= 400 else None,
-    )
-    return problems
 
 
 @pytest.mark.parametrize("mode", ["file", "http"])
 @pytest.mark.parametrize("path", PAGES)
 def test_page_loads_cleanly(page, tiny_build, served, mode, path):
-    problems = _watch(page)
+    problems = watch(page)
     page.goto(_base(mode, tiny_build, served) + path)
     page.wait_for_load_state("networkidle")
     page.evaluate(

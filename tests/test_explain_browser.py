@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import io
 import json
-from urllib.parse import urlsplit
 
 import numpy as np
 import pytest
+
+from tests.browsercheck import watch
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -38,32 +39,8 @@ def stored(tiny_build):
     return out
 
 
-def _watch(page):
-    problems: list[str] = []
-
-    def gate(route):
-        if urlsplit(route.request.url).scheme in ("file", "data", "blob"):
-            route.continue_()
-        else:
-            problems.append(f"external request {route.request.url}")
-            route.abort("blockedbyclient")
-
-    page.route("**/*", gate)
-    page.on(
-        "console",
-        lambda m: (
-            problems.append(f"console {m.type}: {m.text}")
-            if m.type in ("error", "warning")
-            else None
-        ),
-    )
-    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-    page.on("requestfailed", lambda r: problems.append(f"failed: {r.url}"))
-    return problems
-
-
 def _open(page, tiny_build, fragment=""):
-    problems = _watch(page)
+    problems = watch(page)
     page.goto((tiny_build[0] / "explain" / "index.html").as_uri() + fragment)
     page.wait_for_function("document.getElementById('explain').getAttribute('data-sample')")
     return problems
@@ -82,7 +59,7 @@ def _computed(page, stored):
 
 @pytest.mark.parametrize("path", PAGES)
 def test_page_loads_cleanly_from_file(page, tiny_build, path):
-    problems = _watch(page)
+    problems = watch(page)
     page.goto((tiny_build[0] / path).as_uri())
     page.wait_for_load_state("networkidle")
     assert page.evaluate("() => [...document.images].filter(i => !i.naturalWidth).length") == 0

@@ -7,12 +7,9 @@ the thumbnail canvas draws the sprite PNG, which taints it there, so the test re
 
 from __future__ import annotations
 
-import functools
-import http.server
-import threading
-from urllib.parse import urlsplit
-
 import pytest
+
+from tests.browsercheck import watch
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -20,57 +17,9 @@ LAYERS = ["input", "pool_2", "dense"]  # tests/tiny.toml uses the default layers
 MODES = ["file", "http"]
 
 
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture(scope="module")
-def served(tiny_build, tmp_path_factory):
-    """The tiny site under http://127.0.0.1:PORT/cnnatlas/."""
-    root = tmp_path_factory.mktemp("maps-docroot")
-    (root / "cnnatlas").symlink_to(tiny_build[0], target_is_directory=True)
-    srv = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(root))
-    )
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{srv.server_port}/cnnatlas/"
-    srv.shutdown()
-    srv.server_close()
-
-
-def _watch(page) -> list[str]:
-    problems: list[str] = []
-
-    def gate(route):
-        u = urlsplit(route.request.url)
-        if u.scheme in ("file", "data", "blob") or u.hostname in ("127.0.0.1", "localhost"):
-            route.continue_()
-        else:
-            problems.append(f"external request {route.request.url}")
-            route.abort("blockedbyclient")
-
-    page.route("**/*", gate)
-    page.on(
-        "console",
-        lambda m: (
-            problems.append(f"console {m.type}: {m.text}")
-            if m.type in ("error", "warning")
-            else None
-        ),
-    )
-    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-    page.on("requestfailed", lambda r: problems.append(f"failed: {r.url} {r.failure}"))
-    page.on(
-        "response",
-        lambda r: problems.append(f"HTTP {r.status}: {r.url}") if r.status >= 400 else None,
-    )
-    return problems
-
-
 def _open(page, tiny_build, served, mode, layer="pool_2"):
     base = tiny_build[0].as_uri() + "/" if mode == "file" else served
-    problems = _watch(page)
+    problems = watch(page)
     page.set_viewport_size({"width": 1280, "height": 1200})  # the whole canvas in view
     page.goto(base + f"maps/{layer}/index.html")
     page.wait_for_selector("#mapview[data-ready='1']")

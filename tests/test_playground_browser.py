@@ -13,11 +13,8 @@ The time per full update is measured in the page and printed (target <= 20 ms; n
 from __future__ import annotations
 
 import functools
-import http.server
 import json
-import threading
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import jax
 import jax.numpy as jnp
@@ -29,6 +26,7 @@ from cnnatlas.models.base import Net
 from cnnatlas.playground import model_file
 from cnnatlas.probes.gradcam import gradcam
 from cnnatlas.samples import convert_image
+from tests.browsercheck import watch
 from tests.conftest import make_tiny_spec
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -38,56 +36,8 @@ URL = "playground/index.html"
 TOL = 1e-4
 
 
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture(scope="module")
-def served(tiny_build, tmp_path_factory):
-    """The tiny site under http://127.0.0.1:PORT/cnnatlas/."""
-    root = tmp_path_factory.mktemp("playground-docroot")
-    (root / "cnnatlas").symlink_to(tiny_build[0], target_is_directory=True)
-    srv = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(root))
-    )
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{srv.server_port}/cnnatlas/"
-    srv.shutdown()
-    srv.server_close()
-
-
-def _watch(page) -> list[str]:
-    problems: list[str] = []
-
-    def gate(route):
-        u = urlsplit(route.request.url)
-        if u.scheme in ("file", "data", "blob") or u.hostname in ("127.0.0.1", "localhost"):
-            route.continue_()
-        else:
-            problems.append(f"external request {route.request.url}")
-            route.abort("blockedbyclient")
-
-    page.route("**/*", gate)
-    page.on(
-        "console",
-        lambda m: (
-            problems.append(f"console {m.type}: {m.text}")
-            if m.type in ("error", "warning")
-            else None
-        ),
-    )
-    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-    page.on("requestfailed", lambda r: problems.append(f"failed: {r.url} {r.failure}"))
-    page.on(
-        "response",
-        lambda r: problems.append(f"HTTP {r.status}: {r.url}") if r.status >= 400 else None,
-    )
-    return problems
-
-
 def _open(page, tiny_build, served=None, mode="file") -> list[str]:
-    problems = _watch(page)
+    problems = watch(page)
     base = tiny_build[0].as_uri() + "/" if mode == "file" else served
     page.goto(base + URL)
     page.wait_for_selector("#pg[data-ready='1']")
@@ -256,7 +206,7 @@ def test_unsupported_models_are_refused_with_a_message(page, tiny_build, served)
     assert "bn_a" in why[1] and "batchnorm" in why[1] and why[3] == why[1]
     assert "avg_pool" in why[2]
     # the site's page, fed a model with a stage kind it does not know: a message, no crash
-    problems = _watch(page)
+    problems = watch(page)
     model_url = served + "data/playground/model.js"
 
     def patched(route):
