@@ -99,7 +99,8 @@ def bench_build(config: Path) -> dict:
             ("cold_shipped_weights", str(config), "c1"),
             ("no_change_rebuild", str(config), "c1"),
         ]
-        cfg_train = tmp / "train.toml"
+        (tmp / "cfg").mkdir()
+        cfg_train = tmp / "cfg" / "train.toml"  # not next to the output folder
         text = config.read_text().replace('weights = "weights/tinyvgg.msgpack"', "")
         cfg_train.write_text(
             text.replace('dir = "samples"', f'dir = "{config.parent / "samples"}"')
