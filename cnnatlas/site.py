@@ -142,6 +142,17 @@ class Site:
             return f"static/{key}"
         raise KeyError(f"no URL for {kind!r}")
 
+    def sample_groups(self) -> list[tuple[str, list[dict[str, Any]]]]:
+        """Samples by true class, then the user's images, each with its thumbnail path
+        (the sample pickers of the explain and playground pages)."""
+        groups = [(c.name, [s for s in self.samples if s.label == c.index]) for c in self.classes]
+        groups.append(("your images", [s for s in self.samples if s.label is None]))
+        return [
+            (name, [{"s": s, "thumb": img_path("samples", s.id, "input")} for s in mine])
+            for name, mine in groups
+            if mine
+        ]
+
     def class_name(self, index: int | None) -> str:
         return "unknown" if index is None else self.classes[index].name
 

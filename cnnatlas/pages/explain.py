@@ -14,7 +14,7 @@ from typing import Any
 
 from ..explaindata import model_path, sample_path
 from ..render import Page, relative
-from ..site import Site, img_path
+from ..site import Site
 
 CONCEPT_OF_KIND = {"conv": "convolution", "relu": "relu", "pool": "pooling", "dense": "softmax"}
 
@@ -56,24 +56,13 @@ def _convs(site: Site) -> list[dict[str, str]]:
 
 def pages(site: Site) -> Iterator[Page]:
     url = site.url_for("explain")
-    groups = []
-    for c in site.classes:
-        mine = [s for s in site.samples if s.label == c.index]
-        if mine:
-            groups.append((c.name, mine))
-    users = [s for s in site.samples if s.label is None]
-    if users:
-        groups.append(("your images", users))
     concepts = site.extra.get("concepts", {})
     yield Page(
         url,
         "explain.html",
         {
             "title": "How the network computes",
-            "groups": [
-                (name, [{"s": s, "thumb": img_path("samples", s.id, "input")} for s in mine])
-                for name, mine in groups
-            ],
+            "groups": site.sample_groups(),
             "model_js": model_path(),
             "sample_js": sample_path("SAMPLE"),
             "links": links(site, url),

@@ -31,13 +31,6 @@ def links(site: Site, page_url: str) -> dict[str, Any]:
     }
 
 
-def _groups(site: Site) -> list[tuple[str, list[Any]]]:
-    """The fixed samples by true class, then the user's images (no class)."""
-    groups = [(c.name, [s for s in site.samples if s.label == c.index]) for c in site.classes]
-    groups.append(("your images", [s for s in site.samples if s.label is None]))
-    return [(name, mine) for name, mine in groups if mine]
-
-
 def pages(site: Site) -> Iterator[Page]:
     url = site.url_for("playground")
     convs = [ly for ly in site.layers if ly.kind == "conv"]
@@ -47,10 +40,7 @@ def pages(site: Site) -> Iterator[Page]:
         "playground.html",
         {
             "title": "Playground",
-            "groups": [
-                (name, [{"s": s, "thumb": img_path("samples", s.id, "input")} for s in mine])
-                for name, mine in _groups(site)
-            ],
+            "groups": site.sample_groups(),
             "convs": convs,
             "max_units": max(spatial),
             "show_units": min(max(spatial), 8),
