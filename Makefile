@@ -18,7 +18,7 @@ test: deps test-deps
 	$(PY) -m pytest $(ARGS)
 
 bench: deps
-	$(PY) benchmarks/run_all.py
+	$(PY) benchmarks/run_all.py; status=$$?; $(PY) benchmarks/table.py && exit $$status
 
 lint: deps
 	$(PY) -m ruff check cnnatlas tests benchmarks build.py

@@ -116,6 +116,8 @@ def print_profile(report, path: Path) -> None:
         "bytes": report.bytes,
         "computed": report.computed,
         "cached": report.cached,
+        "figures_encoded": report.figures_encoded,
+        "figures_cached": report.figures_cached,
         "test_acc": report.test_acc,
     }
     path.parent.mkdir(parents=True, exist_ok=True)

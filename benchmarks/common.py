@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import platform
@@ -44,7 +45,12 @@ def machine() -> dict:
 
 def emit(name: str, result: dict) -> None:
     """Print JSON and save it as benchmarks/results/<name>.json."""
-    out = {"benchmark": name, "machine": machine(), **result}
+    out = {
+        "benchmark": name,
+        "date": datetime.date.today().isoformat(),
+        "machine": machine(),
+        **result,
+    }
     RESULTS.mkdir(parents=True, exist_ok=True)
     text = json.dumps(out, indent=2, sort_keys=True)
     (RESULTS / f"{name}.json").write_text(text + "\n")

@@ -30,18 +30,33 @@ def _range(lo: float | None = None, hi: float | None = None, choices: tuple = ()
 
 @dataclass(frozen=True)
 class DatasetConfig:
-    """Where the images come from. `kind = "idx"` reads MNIST-style IDX (.gz or raw) files."""
+    """`[dataset]`: where the images come from (cnnatlas/datasets/, one loader per kind).
 
-    kind: str = field(default="idx", metadata=_range(choices=("idx",)))
+    `idx`: MNIST-style IDX files (.gz or raw) in the folder `path`; `folder`: `path/<class>/*.png`
+    (optional `path/test/<class>/`); `npz`: a NumPy file with x, y (+ class_names, x_test, y_test).
+    """
+
+    kind: str = field(default="idx", metadata=_range(choices=("idx", "folder", "npz")))
     path: Path = Path("/usr/share/datasets/fashion-mnist")
-    class_names: tuple[str, ...] = FASHION_MNIST_CLASSES
+    class_names: tuple[str, ...] = ()  # () = the data's own (folder names, npz class_names)
+    channels: int | str = field(default="auto", metadata=_range(choices=("auto", 1, 3)))
+    size: int = field(default=0, metadata=_range(0, 4096))  # folder: square side (0 = 64)
+    resize: str = field(
+        default="shorter-side+center-crop",
+        metadata=_range(choices=("shorter-side+center-crop", "stretch", "pad")),
+    )
+    split: float = field(default=0.2, metadata=_range(0.0, 0.9))  # test share without a test set
 
 
 @dataclass(frozen=True)
 class ModelConfig:
-    name: str = "tinyvgg"
+    """`[model]`: a registered model (cnnatlas.models.MODELS) or "custom" (bring your own)."""
+
+    name: str = "tinyvgg"  # tinyvgg, tinyvgg64, tinyvgg_gap, resnet_small or custom
     width: int = field(default=10, metadata=_range(1, 256))
     padding: str = field(default="valid", metadata=_range(choices=("valid", "same")))
+    entry: str = ""  # custom: "package.module:factory", importable from the config's folder
+    weights: Path | None = None  # trained weights (flax msgpack or Orbax dir): no training
 
 
 @dataclass(frozen=True)
@@ -100,6 +115,31 @@ class FeatureVisConfig:
 
 
 @dataclass(frozen=True)
+class TrustConfig:
+    """`[trust]` (issue 12): how far each attribution method's maps can be trusted.
+
+    Deletion / insertion (Petsiuk et al., RISE, arXiv 1806.07421) of every enabled method's
+    predicted-class maps, with a random and a centre-biased map as baselines.
+    """
+
+    enabled: bool = True  # false: no trust metrics, no leaderboard numbers
+    methods: tuple[str, ...] = ()  # attribution methods to evaluate; empty = every enabled one
+    step: int = field(default=1, metadata=_range(1, 1 << 20))  # pixels removed/added per step
+    blur_sigma: float = field(default=3.0, metadata=_range(0.0, 1000.0))  # insertion substrate
+    # Sanity checks (Adebayo et al., arXiv 1810.03292; pointing game: Zhang et al. 2016)
+    model_randomization: bool = True  # cascading re-initialization from the top layer down
+    data_randomization: bool = True  # the same model trained on shuffled labels
+    data_rand_epochs: int = field(default=3, metadata=_range(1, 1000))
+    sanity_threshold: float = field(default=0.5, metadata=_range(-1.0, 1.0))  # flag: Spearman >
+    sanity_examples: int = field(default=2, metadata=_range(0, 100))  # samples in the strips
+    pointing: bool = True  # pointing game on synthetic shapes with known boxes
+    pointing_train: int = field(default=6000, metadata=_range(4, 1_000_000))  # training images
+    pointing_samples: int = field(default=200, metadata=_range(1, 100_000))  # scored images
+    pointing_epochs: int = field(default=6, metadata=_range(1, 1000))
+    pointing_tolerance: int = field(default=1, metadata=_range(0, 1000))  # pixels around the box
+
+
+@dataclass(frozen=True)
 class Config:
     seed: int = field(default=0, metadata=_range(0, 2**31 - 1))
     dataset: DatasetConfig = DatasetConfig()
@@ -110,6 +150,7 @@ class Config:
     maps: LayoutConfig = LayoutConfig()
     site: SiteConfig = SiteConfig()
     featurevis: FeatureVisConfig = FeatureVisConfig()
+    trust: TrustConfig = TrustConfig()
     probes: dict[str, dict[str, Any]] = field(default_factory=dict)
     path: Path = Path("content/atlas.toml")  # where it was read from (set by the loader)
 
@@ -127,7 +168,12 @@ def _coerce(value: Any, tp: Any, where: str, base: Path) -> Any:
     origin = typing.get_origin(tp)
     if origin in (types.UnionType, typing.Union):
         args = [a for a in typing.get_args(tp) if a is not type(None)]
-        return _coerce(value, args[0], where, base)
+        for arg in args[:-1]:  # the first type that accepts the value (e.g. int | str)
+            try:
+                return _coerce(value, arg, where, base)
+            except ConfigError:
+                pass
+        return _coerce(value, args[-1], where, base)
     if tp is Path:
         if not isinstance(value, str) or not value:
             raise ConfigError(where, f"expected a path string, got {value!r}")
@@ -151,7 +197,8 @@ def _coerce(value: Any, tp: Any, where: str, base: Path) -> Any:
 def _check_range(value: Any, meta: dict, where: str) -> None:
     lo, hi, choices = meta.get("lo"), meta.get("hi"), meta.get("choices", ())
     if choices and value not in choices:
-        raise ConfigError(where, f"unknown value {value!r}; {_closest(str(value), list(choices))}")
+        valid = [str(c) for c in choices]
+        raise ConfigError(where, f"unknown value {value!r}; {_closest(str(value), valid)}")
     if (lo is not None and value < lo) or (hi is not None and value > hi):
         bounds = f"between {lo} and {hi}" if hi is not None else f">= {lo}"
         raise ConfigError(where, f"expected a value {bounds}, got {value!r}")
@@ -226,7 +273,7 @@ def load_config(path: Path | str | None = None, overrides: dict | None = None) -
         )
     if any(not n.strip() for n in cfg.dataset.class_names):
         raise ConfigError(f"{where}: dataset.class_names", "class names must not be empty")
-    if len(cfg.dataset.class_names) < 2:
+    if 0 < len(cfg.dataset.class_names) < 2:  # () = the data's own names
         raise ConfigError(f"{where}: dataset.class_names", "expected at least 2 class names")
     if len(set(cfg.dataset.class_names)) != len(cfg.dataset.class_names):
         raise ConfigError(f"{where}: dataset.class_names", "class names must be unique")

@@ -69,7 +69,7 @@ def attribution_figures(
     samples: list[Sample],
     variants: list[Variant],
     arts: dict[str, dict[str, dict[str, np.ndarray]]],
-) -> tuple[list[tuple[str, bytes]], dict[str, dict[str, dict[int, dict]]]]:
+) -> tuple[Iterator[tuple[str, bytes]], dict[str, dict[str, dict[int, dict]]]]:
     """Every attribution map in every normalization scope, and what the pages show about it.
 
     Signed maps are drawn in the diverging map on [-m, m]; unsigned ones (Grad-CAM family) in the
@@ -80,14 +80,15 @@ def attribution_figures(
       arts: {variant key: {sample id: artifact}}, an artifact being {"maps": (T, H, W),
         "targets": (T,)} and, for probes with diagnostics, "diagnostics": (T, D).
     Returns:
-      (files, cells): cells[sample id][variant key][class] = {"img": {scope: path},
-      "range": {scope: (lo, hi)}, "diag": {name: value}}.
+      (files, cells): files are drawn as they are iterated (so no list holds every PNG);
+      cells[sample id][variant key][class] = {"img": {scope: path}, "range": {scope: (lo, hi)},
+      "diag": {name: value}}.
     """
     set_extent = {
         v.key: max((_extent(a["maps"], v.method.signed) for a in arts[v.key].values()), default=0.0)
         for v in variants
     }
-    files: list[tuple[str, bytes]] = []
+    jobs: list[tuple] = []  # what to draw; drawn lazily so that no list holds every PNG
     cells: dict[str, dict[str, dict[int, dict]]] = {}
     for s in samples:
         per_class: dict[int, float] = {}
@@ -114,16 +115,19 @@ def attribution_figures(
                     cell["range"][scope] = (lo, hi)
                     if top not in drawn:
                         drawn[top] = img_path("samples", s.id, v.key, f"{c}-{scope}")
-                        png = (
-                            images.map_png(m, lo, hi, signed=True)
-                            if v.method.signed
-                            else images.overlay_png(s.x, m, lo, hi, signed=False)
-                        )
-                        files.append((drawn[top], png))
+                        jobs.append((drawn[top], s.x, m, lo, hi, v.method.signed))
                     cell["img"][scope] = drawn[top]
                 if "diagnostics" in a:
                     names = v.method.diagnostic_names
                     cell["diag"] = dict(zip(names, map(float, a["diagnostics"][i]), strict=True))
                 mine[c] = cell
             cells[s.id][v.key] = mine
-    return files, cells
+    return _draw(jobs), cells
+
+
+def _draw(jobs: list[tuple]) -> Iterator[tuple[str, bytes]]:
+    for path, x, m, lo, hi, signed in jobs:
+        if signed:
+            yield path, images.map_png(m, lo, hi, signed=True)
+        else:
+            yield path, images.overlay_png(x, m, lo, hi, signed=False)

@@ -10,6 +10,8 @@ import io
 import numpy as np
 from PIL import Image
 
+from . import figcache
+
 # Anchor colours, interpolated to 256-entry tables. Sequential: viridis. Diverging: blue-white-red
 # (negative blue, positive red), as CNN Explainer's layerColorScales does for signed values.
 _VIRIDIS = [
@@ -52,10 +54,15 @@ def to_index(a: np.ndarray, vmin: float, vmax: float) -> np.ndarray:
 
 
 def png(rgb_or_gray: np.ndarray) -> bytes:
-    """Encode uint8 (H, W) or (H, W, 3) as PNG; deterministic (no time chunks)."""
-    buf = io.BytesIO()
-    Image.fromarray(rgb_or_gray).save(buf, format="PNG", compress_level=6)
-    return buf.getvalue()
+    """Encode uint8 (H, W) or (H, W, 3) as PNG; deterministic (no time chunks). Memoized by the
+    pixels in the build's figure cache (figcache.py), so a rebuild re-encodes nothing."""
+
+    def draw() -> bytes:
+        buf = io.BytesIO()
+        Image.fromarray(rgb_or_gray).save(buf, format="PNG", compress_level=6)
+        return buf.getvalue()
+
+    return figcache.encode("png", rgb_or_gray, (), draw)
 
 
 def map_png(a: np.ndarray, vmin: float, vmax: float, signed: bool) -> bytes:

@@ -213,6 +213,12 @@ def run_layouts(
     """
     n = min(cfg.limit or len(xs), len(xs))
     xs, labels = xs[:n], np.asarray(labels[:n])
+    if cfg.layers and not 3 * K + 1 < 2 * n:  # the neighbourhood quality measures (issue 13)
+        raise ConfigError(
+            "atlas.toml: maps.layers",
+            f"t-SNE maps need more than {(3 * K + 1) // 2} test images, got {n}; add test "
+            "images (dataset.split, a test/ folder) or set [maps] layers = [] for no maps",
+        )
     if cfg.layers and not 3 * cfg.perplexity < n - 1:
         raise ConfigError(
             "atlas.toml: maps.perplexity",

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
+from . import figcache
 from .render import relative
 from .site import Site, img_path
 
@@ -22,6 +23,9 @@ from .site import Site, img_path
 CLASS_COLOURS = (
     "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f",
     "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac",
+    # classes 11-20 (issue 13: any class count; beyond 20 the colours repeat)
+    "#17becf", "#bcbd22", "#393b79", "#843c39", "#7b4173",
+    "#637939", "#525252", "#6b6ecf", "#00441b", "#e6550d",
 )  # fmt: skip
 SPRITE_LEVELS = 16  # grey levels of the thumbnails: 4-bit PNG, less than half the bytes of 8-bit
 SPRITE_COLS = 100  # thumbnails per sprite row
@@ -73,20 +77,33 @@ def _grey4(xs: np.ndarray) -> Image.Image:
 
 
 def _png(im: Image.Image, **kw) -> bytes:
-    buf = io.BytesIO()
-    im.save(buf, format="PNG", optimize=True, **kw)
-    return buf.getvalue()
+    """Encode with optimize=True (slow for the sprite: memoized in the figure cache)."""
+
+    def draw() -> bytes:
+        buf = io.BytesIO()
+        im.save(buf, format="PNG", optimize=True, **kw)
+        return buf.getvalue()
+
+    options = (im.mode, tuple(im.getpalette() or ()), sorted(kw.items()))
+    return figcache.encode("optimized", np.asarray(im), options, draw)
+
+
+def _sheet_png(sheet: np.ndarray) -> bytes:
+    """(H, W, C) in [0, 1] -> a 4-bit grey PNG (C = 1) or an RGB PNG (C = 3: colour kept)."""
+    if sheet.shape[-1] == 1:
+        return _png(_grey4(sheet[..., 0]), bits=4)
+    return _png(Image.fromarray(np.clip(np.round(sheet * 255), 0, 255).astype(np.uint8), "RGB"))
 
 
 def sprite(xs: np.ndarray, cols: int = SPRITE_COLS) -> bytes:
-    """All thumbnails (N, H, W, C) in [0, 1], row-major, `cols` per row, as one 4-bit PNG."""
-    gray = np.asarray(xs, np.float32).mean(-1)  # (N, H, W)
-    n, h, w = gray.shape
+    """All thumbnails (N, H, W, C) in [0, 1], row-major, `cols` per row, as one PNG."""
+    xs = np.asarray(xs, np.float32)
+    n, h, w, c = xs.shape
     rows = -(-n // cols)
-    sheet = np.zeros((rows * cols, h, w), np.float32)
-    sheet[:n] = gray
-    sheet = sheet.reshape(rows, cols, h, w).transpose(0, 2, 1, 3).reshape(rows * h, cols * w)
-    return _png(_grey4(sheet), bits=4)
+    sheet = np.zeros((rows * cols, h, w, c), np.float32)
+    sheet[:n] = xs
+    sheet = sheet.reshape(rows, cols, h, w, c).transpose(0, 2, 1, 3, 4)
+    return _sheet_png(sheet.reshape(rows * h, cols * w, c))
 
 
 def grid_cells(xy: np.ndarray, g: int) -> np.ndarray:
@@ -109,12 +126,10 @@ def grid_cells(xy: np.ndarray, g: int) -> np.ndarray:
 def grid_png(xs: np.ndarray, cells: np.ndarray) -> bytes:
     """The "CNN codes" picture: each grid cell shows its snapped thumbnail, on black."""
     g = cells.shape[0]
-    gray = np.concatenate(
-        [np.asarray(xs, np.float32).mean(-1), np.zeros((1, *xs.shape[1:3]), np.float32)]
-    )
-    tiles = gray[cells]  # (g, g, h, w); an empty cell (-1) takes the black tile appended last
-    h, w = tiles.shape[2:]
-    return _png(_grey4(tiles.transpose(0, 2, 1, 3).reshape(g * h, g * w)), bits=4)
+    xs = np.asarray(xs, np.float32)
+    tiles = np.concatenate([xs, np.zeros((1, *xs.shape[1:]), np.float32)])[cells]
+    h, w, c = tiles.shape[2:]  # (g, g, h, w, c); an empty cell (-1) takes the black tile
+    return _sheet_png(tiles.transpose(0, 2, 1, 3, 4).reshape(g * h, g * w, c))
 
 
 def _stamp(

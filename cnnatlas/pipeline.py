@@ -13,6 +13,7 @@ from . import (
     __version__,
     explaindata,
     featurevis,
+    figcache,
     figures,
     layout,
     mapfigures,
@@ -27,14 +28,20 @@ from .config import Config
 from .content import load_prose, load_reading, reading_file
 from .data import load_dataset
 from .jaxsetup import compile_seconds
+from .models import defaults as model_defaults
 from .models import make_spec
 from .pages import PAGE_TYPES
+from .pages import explain as explain_page
+from .pages import playground as playground_page
 from .pages.methods import method_info
 from .probes import PROBES
+from .probes.cam import check_model as check_cam_model
 from .render import environment, render
 from .report import REPORT_PATH, report_html
 from .samples import pick_test_samples, user_samples
 from .site import LayerInfo, SampleInfo, Site, Variant, make_classes
+from .trust import curves as trust_curves
+from .trust import faithfulness, sanity, sanity_site
 from .ui import UI
 from .weights import load_or_train
 
@@ -69,6 +76,8 @@ class BuildReport:
     warnings: list[str] = field(default_factory=list)
     rendered: dict[str, tuple[str, str]] = field(default_factory=dict)  # url -> (type, template)
     report_bytes: int = 0  # report.html, when written (issue 8)
+    figures_encoded: int = 0  # PNGs encoded by this build; the rest came from the figure cache
+    figures_cached: int = 0
 
     def summary(self) -> str:
         phases = ", ".join(
@@ -103,16 +112,29 @@ def build(cfg: Config, out: Path, cache_dir: Path, ui: UI | None = None) -> Buil
         now, comp = time.perf_counter(), compile_seconds()
         report.seconds[phase] = report.seconds.get(phase, 0.0) + now - clock
         report.compile_seconds[phase] = report.compile_seconds.get(phase, 0.0) + comp - compiled
+        ui.info(f"{phase}: {now - clock:.1f}s (compile {comp - compiled:.1f}s)")
         clock, compiled = now, comp
 
     data = load_dataset(cfg.dataset)
+    for line in data.warnings:  # files of an image folder that were skipped (issue 13)
+        ui.warn(f"dataset: {line}")
     if cfg.compute.test_limit:
         n = cfg.compute.test_limit
-        data = dataclasses.replace(data, test_x=data.test_x[:n], test_y=data.test_y[:n])
-    spec = make_spec(cfg.model, data.input_shape, len(data.class_names))
+        data = dataclasses.replace(
+            data,
+            test_x=data.test_x[:n],
+            test_y=data.test_y[:n],
+            test_sources=data.test_sources[:n],
+        )
+    spec = make_spec(cfg.model, data.input_shape, len(data.class_names), cfg.path.parent)
+    cfg = model_defaults.adapt(cfg, spec)  # issue 13: TinyVGG's default layers → this model's
     shapes = spec.shapes()
     spatial = tuple(n for n, s in shapes.items() if len(s) == 3)
     hparams = check_probes(cfg, spec.stage_names, spatial)
+    if "cam" in hparams:
+        check_cam_model(spec, f"{cfg.path}: probes.cam")
+    attribution_names = [n for n in hparams if PROBES[n].kind == "attribution"]
+    faithfulness.check_methods(cfg.trust.methods, attribution_names, f"{cfg.path}: trust.methods")
     layout.check_layers(cfg.maps, spec, f"{cfg.path}: maps")
     featurevis.check_config(cfg.featurevis, f"{cfg.path}: featurevis")
     reading = load_reading(reading_file(cfg.path.parent), ui.warn)  # content errors first
@@ -127,13 +149,19 @@ def build(cfg: Config, out: Path, cache_dir: Path, ui: UI | None = None) -> Buil
     lap("model")
 
     samples = pick_test_samples(data, cfg.samples.per_class) + user_samples(
-        cfg.samples.dir, data.input_shape, ui.warn
+        cfg.samples.dir,
+        data.input_shape,
+        ui.warn,
+        cfg.dataset.resize if data.kind == "folder" else "pad",
+        match_background=data.input_shape[-1] == 1 and data.dark_background,
     )
     ctx = ComputeContext(cache, net, prov.weights_sha256, cfg.seed, cfg.compute.memory_mb)
     acts = run_activations(ctx, samples)
     # every attribution method listed in the config ([probes.<name>]), in registry order
     enabled = [n for n, sp in PROBES.items() if sp.kind == "attribution" and n in cfg.probes]
     attributions = {n: run_attribution(ctx, PROBES[n], hparams[n], samples, acts) for n in enabled}
+    faith = faithfulness.evaluate(ctx, cfg.trust, samples, acts, attributions)  # issue 12
+    checks = sanity.evaluate(ctx, cfg, spec, data, samples, acts, attributions, hparams, cache_dir)
     test = evaluate_test_set(ctx, data.test_x, data.test_y, data.sha256)
     maps = layout.run_layouts(ctx, data.test_x, data.test_y, data.sha256, cfg.maps)  # t-SNE
     unit_fv = featurevis.run_featurevis(ctx, cfg.featurevis)  # issue 5: maximizing images
@@ -169,7 +197,9 @@ def build(cfg: Config, out: Path, cache_dir: Path, ui: UI | None = None) -> Buil
         samples=infos,
         model={
             "name": spec.name,
-            "dataset": cfg.dataset.path.name,
+            "dataset": data.name or cfg.dataset.path.name,
+            "dataset_kind": data.kind,
+            "preprocessing": list(data.preprocessing),  # how every image became an input
             "hparams": list(spec.hparams),
             "input_shape": list(spec.input_shape),
             "params_total": sum(counts.values()),
@@ -186,12 +216,13 @@ def build(cfg: Config, out: Path, cache_dir: Path, ui: UI | None = None) -> Buil
         topk=min(cfg.site.topk, spec.n_classes),
         warnings=ui.warnings,
     )
-    from .writer import SiteWriter
+    from .writer import ImageSink, SiteWriter
 
     writer = SiteWriter(out)
+    figs = figcache.start(cache_dir, ui.warn)  # issue 10: PNGs memoized by their pixels
     try:
         ranges: dict = {}
-        files = list(figures.colorbars())
+        files = ImageSink(writer, figures.colorbars())  # written as they come, not held
         for s in samples:
             files.extend(figures.sample_figures(s, acts[s.id], layers, ranges))
         methods = [method_info(PROBES[n], hparams[n], method_prose.get(n)) for n in enabled]
@@ -200,6 +231,11 @@ def build(cfg: Config, out: Path, cache_dir: Path, ui: UI | None = None) -> Buil
         attr_files, cells = figures.attribution_figures(samples, variants, arts)
         files.extend(attr_files)
         site.extra.update(methods=methods, variants=variants, attribution=cells)
+        trust_settings = {"step": cfg.trust.step, "blur_sigma": cfg.trust.blur_sigma}
+        trust_curves.add_to_site(site.extra, faith, spec.stage_names, trust_settings)
+        trust_curves.annotate_cells(cells, site.extra, {s.id: s.pred for s in infos})
+        signed = {m.name: m.signed for m in methods}
+        files.extend(sanity_site.add_to_site(site.extra, checks, samples, signed, cfg.trust))
         if maps:  # t-SNE maps: sprite, grids, scatters, point data (.js)
             n_map = len(next(iter(maps.values())).xy)
             shown = ("library", "perplexity", "n_iter", "grid")
@@ -225,22 +261,23 @@ def build(cfg: Config, out: Path, cache_dir: Path, ui: UI | None = None) -> Buil
             lambda layer, k: site.url_for("unit", (layer, k)),
         )
         files.extend(unit_files)
-        for path, data_bytes in files:
-            writer.write(path, data_bytes)
         report.images = len(files)
         site.extra["ranges"] = ranges
         # explain page (issue 7): weights once, each sample's numbers; computed on in the browser
-        convs = spec.names_of("conv")
-        geometry = {n: explaindata.conv_geometry(spec.stage(n).module) for n in convs}
         names = list(data.class_names)
-        explain = explaindata.explain_files(
-            layers, spec.input_shape, net.params, geometry, names, samples, acts
-        )
-        for path, data_bytes in explain:
-            writer.write(path, data_bytes)
+        if explain_page.supports(site) is None:  # else the page says why (issue 13)
+            convs = spec.names_of("conv")
+            geometry = {n: explaindata.conv_geometry(spec.stage(n).module) for n in convs}
+            explain = explaindata.explain_files(
+                layers, spec.input_shape, net.params, geometry, names, samples, acts
+            )
+            for path, data_bytes in explain:
+                writer.write(path, data_bytes)
         # playground (issue 11): weights and stage list, the fixed samples' inputs; run in the page
-        for path, data_bytes in playground.playground_files(spec, net.params, names, samples, acts):
-            writer.write(path, data_bytes)
+        if playground_page.supports(site) is None:
+            play = playground.playground_files(spec, net.params, names, samples, acts)
+            for path, data_bytes in play:
+                writer.write(path, data_bytes)
         site.extra.update(reading=reading, reading_by_page=reading.by_page())
         site.extra["concepts"] = concepts
         lap("figures")
@@ -272,6 +309,9 @@ def build(cfg: Config, out: Path, cache_dir: Path, ui: UI | None = None) -> Buil
     except BaseException:
         writer.abort()
         raise
+    finally:
+        figs.stop()
+    report.figures_encoded, report.figures_cached = figs.encoded, figs.hits
     lap("render")
     report.warnings = list(ui.warnings)
     return report

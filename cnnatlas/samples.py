@@ -9,18 +9,18 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image
 
 from .data import Dataset
+from .datasets.recipe import MAX_PIXELS, describe, fit, open_image
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".webp")
-MAX_PIXELS = 40_000_000  # refuse larger images (decompression bombs) before decoding them
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp")
+__all__ = ["MAX_PIXELS", "Sample", "convert_image", "pick_test_samples", "user_samples"]
 
 
 @dataclass(frozen=True)
@@ -49,74 +49,57 @@ def pick_test_samples(data: Dataset, per_class: int) -> list[Sample]:
     picks: list[int] = []
     for c in range(len(data.class_names)):
         picks.extend(np.flatnonzero(data.test_y == c)[:per_class].tolist())
+    sources = getattr(data, "test_sources", ())  # file names (image folders) or none
     return [
-        Sample(f"test-{i:05d}", data.test_x[i], int(data.test_y[i]), f"test set #{i}")
+        Sample(
+            f"test-{i:05d}",
+            data.test_x[i],
+            int(data.test_y[i]),
+            f"test set #{i}" + (f" ({sources[i]})" if sources else ""),
+            getattr(data, "preprocessing", ()) if sources else (),
+        )
         for i in sorted(picks)
     ]
 
 
-def convert_image(path: Path, shape: tuple[int, int, int]) -> tuple[np.ndarray, tuple[str, ...]]:
+def convert_image(
+    path: Path, shape: tuple[int, int, int], recipe: str = "pad", match_background: bool = True
+) -> tuple[np.ndarray, tuple[str, ...]]:
     """Read an image file and convert it to the model's input; returns (x, steps).
 
-    Raises ValueError with a reader-facing reason for files that cannot be used.
+    The dataset's resize `recipe` (datasets/recipe.py, the one implementation); with
+    `match_background` (datasets of light objects on black, like Fashion-MNIST) an image with a
+    light border is inverted first. Raises ValueError with a reader-facing reason for files that
+    cannot be used.
     """
     h, w, c = shape
-    steps: list[str] = []
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
-        try:
-            with Image.open(path) as im:
-                if im.width * im.height > MAX_PIXELS:
-                    raise ValueError(
-                        f"image is {im.width}×{im.height}: more than {MAX_PIXELS:,} pixels; "
-                        "scale it down first"
-                    )
-                steps.append(f"read {im.format} {im.width}×{im.height} {im.mode}")
-                if getattr(im, "n_frames", 1) > 1:
-                    im.seek(0)
-                    steps.append(f"first frame of {im.n_frames}")
-                im.load()
-                if im.getexif().get(0x0112, 1) != 1:  # EXIF orientation tag
-                    im = ImageOps.exif_transpose(im)
-                    steps.append("rotated by its EXIF orientation")
-                if im.mode in ("RGBA", "LA", "PA") or (
-                    im.mode == "P" and "transparency" in im.info
-                ):
-                    im = im.convert("RGBA")
-                    bg = Image.new("RGBA", im.size, (0, 0, 0, 255))
-                    im = Image.alpha_composite(bg, im)
-                    steps.append("transparent pixels composited on black")
-                im = im.convert("L" if c == 1 else "RGB")
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-            raise ValueError(
-                f"image has more than {MAX_PIXELS:,} pixels (a possible decompression bomb); "
-                "scale it down first"
-            ) from None
-        except UnidentifiedImageError as e:
-            raise ValueError(f"not a readable image ({e})") from None
-        except (OSError, SyntaxError, EOFError) as e:
-            raise ValueError(f"truncated or corrupt image ({e})") from None
+    im, read = open_image(path, c)
+    steps = list(read)
     arr = np.asarray(im, np.float32) / 255.0
     if arr.ndim == 2:
         arr = arr[..., None]
-    steps.append("grayscale" if c == 1 else "RGB")
     border = np.concatenate([arr[0], arr[-1], arr[:, 0], arr[:, -1]])
-    if border.mean() > 0.5:  # the training data shows light objects on a dark background
+    if match_background and border.mean() > 0.5:  # the training data: light on dark
         arr = 1.0 - arr
         steps.append("inverted (light background, the model was trained on dark ones)")
     im = Image.fromarray(np.round((arr[..., 0] if c == 1 else arr) * 255).astype(np.uint8))
-    im = ImageOps.contain(im, (w, h), Image.Resampling.LANCZOS)
-    canvas = Image.new(im.mode, (w, h), 0)
-    canvas.paste(im, ((w - im.width) // 2, (h - im.height) // 2))
-    steps.append(f"fitted into {w}×{h} (aspect kept, Lanczos), padded with black")
-    x = np.asarray(canvas, np.float32) / 255.0
+    im = fit(im, (h, w), recipe)
+    steps.append(describe((h, w), recipe))
+    x = np.asarray(im, np.float32) / 255.0
     return (x[..., None] if x.ndim == 2 else x), tuple(steps)
 
 
 def user_samples(
-    folder: Path, shape: tuple[int, int, int], warn: Callable[[str], None]
+    folder: Path,
+    shape: tuple[int, int, int],
+    warn: Callable[[str], None],
+    recipe: str = "pad",
+    match_background: bool = True,
 ) -> list[Sample]:
-    """Every image directly in `folder`, sorted by name; unusable files warn and are skipped."""
+    """Every image directly in `folder`, sorted by name; unusable files warn and are skipped.
+
+    Converted like the dataset: its resize `recipe`; `match_background` as in convert_image.
+    """
     if not folder.is_dir():
         return []
     out: list[Sample] = []
@@ -129,7 +112,7 @@ def user_samples(
             warn(f"{shown}: skipped: not an image file type ({', '.join(IMAGE_SUFFIXES)})")
             continue
         try:
-            x, steps = convert_image(path, shape)
+            x, steps = convert_image(path, shape, recipe, match_background)
         except ValueError as e:
             warn(f"{shown}: skipped: {e}")
             continue

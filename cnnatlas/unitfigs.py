@@ -221,7 +221,7 @@ def _input_shape(spec: ModelSpec, shapes: dict, layer: str) -> tuple[int, ...]:
     if i == 0:
         return spec.input_shape
     before = shapes[spec.stage_names[i - 1]]
-    if len(before) == 1 and i > 1:
+    if spec.stages[i - 1].kind == "flatten" and i > 1:  # not through global average pooling
         return shapes[spec.stage_names[i - 2]]
     return before
 

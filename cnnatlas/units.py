@@ -50,8 +50,10 @@ class ReceptiveField:
 
 def _geometry(stage, where: str) -> tuple[int, int, int]:
     """(kernel, stride, padding) of a spatial stage along one axis (square windows)."""
-    if stage.kind == "relu":
+    if stage.kind in ("relu", "norm"):
         return 1, 1, 0
+    if hasattr(stage.module, "geometry"):  # a block that knows its own (e.g. resnet_small)
+        return stage.module.geometry()
     if stage.kind == "pool" and stage.op is max_pool_2x2:
         return 2, 2, 0
     if stage.kind == "conv" and isinstance(stage.module, nn.Conv):
@@ -72,7 +74,7 @@ def receptive_fields(spec: ModelSpec) -> dict[str, ReceptiveField]:
     r, j, start = 1, 1, 0.0
     out: dict[str, ReceptiveField] = {}
     for stage in spec.stages:
-        if stage.kind in ("flatten", "dense"):
+        if stage.kind in ("flatten", "dense", "gap"):
             break
         k, s, pad = _geometry(stage, f"model {spec.name}")
         r, start, j = r + (k - 1) * j, start + ((k - 1) / 2 - pad) * j, j * s

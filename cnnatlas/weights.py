@@ -25,6 +25,7 @@ from .config import Config
 from .data import Dataset
 from .errors import ModelError
 from .models import ModelSpec, Net, check_params
+from .models.custom import read_weights
 from .train import predict, train
 
 TRAIN_VERSION = 1
@@ -38,7 +39,7 @@ class Provenance:
     test_acc: float
     history: list[dict[str, float]]
     weights_sha256: str
-    source: str  # "trained", "cache" or "shipped"
+    source: str  # "trained", "cache", "shipped" or "given" (model.weights: never trained)
 
 
 def weights_key(cfg: Config, spec: ModelSpec, data: Dataset) -> tuple[str, dict[str, Any]]:
@@ -91,6 +92,24 @@ def _write(path: Path, params: Any, prov: Provenance) -> None:
     )
 
 
+def _given(
+    path: Path, spec: ModelSpec, data: Dataset, k: str, parts: dict[str, Any]
+) -> tuple[Net, Provenance]:
+    """`model.weights` (issue 13): a flax msgpack file or an Orbax checkpoint directory, checked
+    against the model (every mismatch listed), used as is: the pipeline does not train."""
+    if not path.exists():
+        raise ModelError(
+            f"model.weights: {path}", "file not found; fix the path or remove model.weights"
+        )
+    raw = read_weights(path)
+    check_params(spec, raw, f"model.weights: {path}", "export the weights of this very model")
+    params = serialization.from_state_dict(spec.init(jax.random.key(0)), raw)
+    params = jax.tree.map(np.asarray, params)
+    net = Net(params, spec)
+    acc = float((predict(net, data.test_x).argmax(-1) == data.test_y).mean())
+    return net, Provenance(k, parts, data.sha256, acc, [], params_sha256(params), "given")
+
+
 def load_or_train(
     cfg: Config,
     spec: ModelSpec,
@@ -101,6 +120,8 @@ def load_or_train(
 ) -> tuple[Net, Provenance]:
     """The trained Net and where it came from."""
     k, parts = weights_key(cfg, spec, data)
+    if cfg.model.weights is not None:
+        return _given(cfg.model.weights, spec, data, k, parts)
     cached = cache_root / "weights" / spec.name / f"{k[:16]}.msgpack"
     for path, source in ((cfg.train.weights, "shipped"), (cached, "cache")):
         if path is None or not path.is_file():

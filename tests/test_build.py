@@ -94,7 +94,9 @@ def test_changed_hyperparameter_recomputes_only_that_method(tiny_build, tmp_path
     _, cache, _ = tiny_build
     cfg = load_config(TINY_CONFIG, {"probes": {"gradcam": {"layers": ["conv_1_1"]}}})
     report = build(cfg, tmp_path / "s", cache)
-    assert report.computed == 10  # 10 samples × gradcam at the new layer; activations cached
+    # 10 samples × gradcam at the new layer, and their deletion / insertion curves (issue 12);
+    # its sanity checks at the new deepest layer: 5 randomization levels, shuffled labels, pointing
+    assert report.computed == 20 + 7
 
 
 def test_failed_build_leaves_previous_site_intact(tiny_build, tmp_path, monkeypatch):

@@ -40,6 +40,7 @@ def run(tmp_path, n_devices: int) -> dict:
     env = {
         "XLA_FLAGS": f"--xla_force_host_platform_device_count={n_devices}",
         "PATH": "/usr/bin:/bin",
+        "JAX_PLATFORMS": "cpu",  # the forced host devices are CPU ones, also on a GPU host
     }
     r = subprocess.run(
         [sys.executable, "-c", SCRIPT, str(out)], cwd=ROOT, env=env, capture_output=True, text=True

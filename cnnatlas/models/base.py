@@ -1,8 +1,14 @@
 """The model interface every probe sees: named stages that can be run from any stage to any stage.
 
 A `Net` is a pytree (like flax's TrainState): `params` are traced, `spec` is static. Stages are
-Flax linen modules (conv, dense) or pure functions (relu, pool, flatten) with a declared `kind`;
-nothing is parsed from names.
+Flax linen modules (conv, dense, norm, block) or pure functions (relu, pool, flatten, gap) with a
+declared `kind`; nothing is parsed from names.
+
+Batch norm (issue 13): a `stateful` stage keeps its whole flax variable dict in the parameter
+tree, `params[stage] = {"params": ..., "batch_stats": ...}`, so that weights files, parameter
+checks and every probe see one tree. Probes always run it in inference mode (running averages);
+only `train_forward` runs it in training mode (`mutable=["batch_stats"]`, batch statistics
+shared across the vmapped batch through the axis name `BATCH_AXIS`).
 """
 
 from __future__ import annotations
@@ -19,7 +25,8 @@ from flax import struct
 
 from ..errors import ModelError
 
-KINDS = ("conv", "relu", "pool", "flatten", "dense")
+KINDS = ("conv", "relu", "pool", "flatten", "dense", "norm", "block", "gap")
+BATCH_AXIS = "batch"  # vmap axis name over which training-mode batch norm averages
 
 
 def relu(a: jax.Array) -> jax.Array:
@@ -40,20 +47,40 @@ def flatten(a: jax.Array) -> jax.Array:
     return a.reshape(-1)
 
 
+def global_avg_pool(a: jax.Array) -> jax.Array:
+    """(h, w, c) -> (c): the mean of each channel over space (Lin et al. 2013, arXiv 1312.4400)."""
+    return a.mean(axis=(0, 1))
+
+
 @dataclass(frozen=True)
 class Stage:
-    """One named step of the network. `module` has parameters; `op` is a parameter-free function."""
+    """One named step of the network. `module` has parameters; `op` is a parameter-free function.
+
+    `stateful`: the module has other collections than "params" (batch norm's "batch_stats");
+    its `__call__(x, train=False)` takes a `train` flag, and its parameter entry is the whole
+    variable dict. A module with a field `act` (its inner ReLUs) gets it swapped by `with_relu`.
+    """
 
     name: str
     kind: str
     module: nn.Module | None = None
     op: Callable[[jax.Array], jax.Array] | None = None
+    stateful: bool = False
 
     def apply(self, params: Any, a: jax.Array) -> jax.Array:
+        """Inference mode (batch norm with its running averages)."""
         if self.module is not None:
-            return self.module.apply({"params": params}, a)
+            return self.module.apply(params if self.stateful else {"params": params}, a)
         assert self.op is not None
         return self.op(a)
+
+    def apply_train(self, params: Any, a: jax.Array) -> tuple[jax.Array, Any]:
+        """Training mode, inside a vmap named BATCH_AXIS: (output, updated variables or None)."""
+        if not self.stateful:
+            return self.apply(params, a), None
+        assert self.module is not None
+        out, new = self.module.apply(params, a, train=True, mutable=["batch_stats"])
+        return out, {**params, **new}
 
 
 @dataclass(frozen=True)
@@ -87,10 +114,27 @@ class ModelSpec:
         return self.stages[self.index(name)]
 
     def with_relu(self, fn: Callable[[jax.Array], jax.Array]) -> ModelSpec:
-        """A copy whose ReLU stages compute `fn` (e.g. a custom_vjp guided ReLU); no patching."""
-        return replace(
-            self, stages=tuple(replace(s, op=fn) if s.kind == "relu" else s for s in self.stages)
-        )
+        """A copy whose ReLU stages compute `fn` (e.g. a custom_vjp guided ReLU); no patching.
+
+        ReLUs inside a module (a residual block) are the module's field `act`: swapped too.
+        """
+
+        def swap(s: Stage) -> Stage:
+            if s.kind == "relu":
+                return replace(s, op=fn)
+            if s.module is not None and hasattr(s.module, "act"):
+                return replace(s, module=s.module.clone(act=fn))
+            return s
+
+        return replace(self, stages=tuple(swap(s) for s in self.stages))
+
+    def cam_layers(self) -> tuple[str, str] | None:
+        """(feature map stage, dense stage) when the model ends in [.., maps, gap, dense]: the
+        structure CAM needs (Zhou et al. 2016); None otherwise."""
+        st = self.stages
+        if len(st) >= 3 and st[-1].kind == "dense" and st[-2].kind == "gap":
+            return st[-3].name, st[-1].name
+        return None
 
     def init(self, key: jax.Array) -> dict[str, Any]:
         """Fresh parameters {stage name: linen params}, propagated through the stages."""
@@ -99,7 +143,8 @@ class ModelSpec:
         for stage in self.stages:
             if stage.module is not None:
                 key, sub = jax.random.split(key)
-                params[stage.name] = stage.module.init(sub, a)["params"]
+                variables = stage.module.init(sub, a)
+                params[stage.name] = dict(variables) if stage.stateful else variables["params"]
             a = stage.apply(params.get(stage.name), a)
         return params
 
@@ -113,9 +158,15 @@ class ModelSpec:
         return out
 
     def param_counts(self) -> dict[str, int]:
+        """Trainable parameters per stage (batch norm's running statistics not counted)."""
         params = jax.eval_shape(self.init, jax.random.key(0))
+
+        def trainable(s: Stage) -> Any:
+            p = params.get(s.name, {})
+            return p.get("params", {}) if s.stateful else p
+
         return {
-            s.name: sum(int(np.prod(p.shape)) for p in jax.tree.leaves(params.get(s.name, {})))
+            s.name: sum(int(np.prod(p.shape)) for p in jax.tree.leaves(trainable(s)))
             for s in self.stages
         }
 
@@ -152,8 +203,42 @@ class Net(struct.PyTreeNode):
         return out
 
 
-def check_params(spec: ModelSpec, params: Any, where: str) -> None:
-    """Compare a parameter tree with what `spec` expects; one ModelError listing every mismatch."""
+def train_forward(params: dict[str, Any], spec: ModelSpec, xs: jax.Array) -> tuple[jax.Array, Any]:
+    """Logits (B, n_classes) of a batch xs (B, H, W, C) in training mode, and the new batch norm
+    statistics {stage: batch_stats} (empty for a model without batch norm); see `with_stats`."""
+    if not any(s.stateful for s in spec.stages):
+        return jax.vmap(Net(params, spec).run)(xs), {}
+
+    def one(x: jax.Array) -> tuple[jax.Array, dict[str, Any]]:
+        a, stats = x, {}
+        for stage in spec.stages:
+            a, upd = stage.apply_train(params.get(stage.name), a)
+            if upd is not None:
+                stats[stage.name] = upd["batch_stats"]
+        return a, stats
+
+    logits, stats = jax.vmap(one, axis_name=BATCH_AXIS)(xs)
+    # the statistics are means over the whole batch, identical in every vmapped row
+    return logits, jax.tree.map(lambda v: v[0], stats)
+
+
+def with_stats(params: dict[str, Any], stats: dict[str, Any]) -> dict[str, Any]:
+    """`params` with each stateful stage's "batch_stats" replaced by `stats[stage]`.
+
+    Their gradients are exactly zero in training mode (the output uses the batch's own
+    statistics), so the optimizer leaves them alone and this is their only update.
+    """
+    return {k: ({**v, "batch_stats": stats[k]} if k in stats else v) for k, v in params.items()}
+
+
+def check_params(
+    spec: ModelSpec,
+    params: Any,
+    where: str,
+    fix: str = "retrain (delete the file) or fix the model config",
+) -> None:
+    """Compare a parameter tree with what `spec` expects (names, shapes, dtypes, finite values);
+    one ModelError listing every mismatch, with its path, and `fix`."""
     expected = jax.eval_shape(spec.init, jax.random.key(0))
     exp = {jax.tree_util.keystr(k): v for k, v in jax.tree_util.tree_leaves_with_path(expected)}
     try:
@@ -163,19 +248,23 @@ def check_params(spec: ModelSpec, params: Any, where: str) -> None:
     problems = []
     for name in sorted(exp.keys() | got.keys()):
         if name not in got:
-            problems.append(f"{name}: missing (expected shape {tuple(exp[name].shape)})")
+            problems.append(
+                f"{name}: missing (expected shape {tuple(exp[name].shape)}, {exp[name].dtype})"
+            )
         elif name not in exp:
-            problems.append(f"{name}: unexpected parameter")
+            problems.append(f"{name}: unexpected parameter (shape {tuple(np.shape(got[name]))})")
         elif tuple(np.shape(got[name])) != tuple(exp[name].shape):
             problems.append(
                 f"{name}: expected shape {tuple(exp[name].shape)}, got {tuple(np.shape(got[name]))}"
+            )
+        elif np.asarray(got[name]).dtype != exp[name].dtype:
+            problems.append(
+                f"{name}: expected dtype {exp[name].dtype}, got {np.asarray(got[name]).dtype}"
             )
         elif not np.all(np.isfinite(np.asarray(got[name]))):
             problems.append(f"{name}: contains NaN or Inf")
     if problems:
         raise ModelError(
             where,
-            f"weights do not fit model '{spec.name}': "
-            + "; ".join(problems)
-            + " — retrain (delete the file) or fix the model config",
+            f"weights do not fit model '{spec.name}': " + "; ".join(problems) + f" — {fix}",
         )

@@ -15,6 +15,7 @@ from typing import Any
 from ..explaindata import model_path, sample_path
 from ..render import Page, relative
 from ..site import Site
+from .support import input_reason, model_reason, refusal
 
 CONCEPT_OF_KIND = {"conv": "convolution", "relu": "relu", "pool": "pooling", "dense": "softmax"}
 
@@ -54,8 +55,17 @@ def _convs(site: Site) -> list[dict[str, str]]:
     return out
 
 
+def supports(site: Site) -> str | None:
+    """None, or why this page cannot show this build (see pages/support.py)."""
+    return model_reason(site, "The explainer") or input_reason(site, "The explainer")
+
+
 def pages(site: Site) -> Iterator[Page]:
     url = site.url_for("explain")
+    reason = supports(site)
+    if reason:
+        yield refusal(url, "How the network computes", reason)
+        return
     concepts = site.extra.get("concepts", {})
     yield Page(
         url,

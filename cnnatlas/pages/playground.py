@@ -15,6 +15,7 @@ from typing import Any
 from ..playground import model_path, samples_path
 from ..render import Page, relative
 from ..site import Site, img_path
+from .support import input_reason, model_reason, refusal
 
 
 def links(site: Site, page_url: str) -> dict[str, Any]:
@@ -31,8 +32,18 @@ def links(site: Site, page_url: str) -> dict[str, Any]:
     }
 
 
+def supports(site: Site) -> str | None:
+    """None, or why this page cannot show this build (see pages/support.py)."""
+    page = "The playground"
+    return model_reason(site, page) or input_reason(site, page, gray_only=True)
+
+
 def pages(site: Site) -> Iterator[Page]:
     url = site.url_for("playground")
+    reason = supports(site)
+    if reason:
+        yield refusal(url, "Playground", reason)
+        return
     convs = [ly for ly in site.layers if ly.kind == "conv"]
     spatial = [ly.units for ly in site.layers if ly.is_map] or [1]
     yield Page(

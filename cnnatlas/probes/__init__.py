@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .activations import activations
 from .base import ProbeSpec, batched, batched_diagnostics, batched_grid
+from .cam import cam
 from .deconvnet import deconvnet
 from .gradcam import gradcam
 from .gradcampp import gradcampp
@@ -102,6 +103,15 @@ PROBES: dict[str, ProbeSpec] = {
         defaults={"layers": ["conv_1_1", "conv_1_2", "conv_2_1", "conv_2_2"], "classes": "all"},
         paper="Selvaraju et al. 2017, arXiv 1610.02391",
     ),
+    "cam": ProbeSpec(
+        name="cam",
+        fn=cam,
+        title="CAM (class activation mapping)",
+        kind="attribution",
+        signed=True,
+        defaults={"classes": "all"},
+        paper="Zhou et al. 2016, arXiv 1512.04150",
+    ),
     "gradcampp": ProbeSpec(
         name="gradcampp",
         fn=gradcampp,
@@ -128,7 +138,7 @@ PROBES: dict[str, ProbeSpec] = {
         defaults={"size": 6, "stride": 2, "fill": 0.0, **PRED_TRUE},
         paper="Zeiler & Fergus 2014, arXiv 1311.2901",
         limits={"size": (1, None), "stride": (1, None)},
-        chunk=16,
+        chunk=4,  # 4 images × 145 windows per call: ~15 % less CPU per map than 7-16 (CPU cache)
     ),
 }
 

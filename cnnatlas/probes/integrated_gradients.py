@@ -3,7 +3,8 @@
     IG_i(x) = (x_i - x'_i) * integral_0^1 d z_c(x' + a (x - x')) / d x_i da
 
 The integral is a `steps`-point quadrature (midpoint rule by default; "right" is the paper's
-Riemann sum, "trapezoid" uses both ends); all path points go through one vmapped gradient.
+Riemann sum, "trapezoid" uses both ends); all path points go through one vmapped gradient, and
+the weighted sum is taken before the first (affine) stage's backward (gradients.py: exact).
 Baselines x': "black" (zeros) or "blurred" (the input under a Gaussian blur of `blur_sigma`
 pixels, Sturmfels et al., Distill 2020). Completeness (sum_i IG_i = z_c(x) - z_c(x')) is
 checked per map by `completeness` and stored with it.
@@ -16,6 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..models import Net
+from .gradients import weighted_input_grad
 
 BASELINES = ("black", "blurred")
 RULES = ("midpoint", "right", "trapezoid")
@@ -63,8 +65,7 @@ def integrated_gradients(
     ref = baseline_for(x, baseline, blur_sigma)
     alphas, weights = (jnp.asarray(a, jnp.float32) for a in _quadrature(steps, rule))
     path = ref[None] + alphas[:, None, None, None] * (x - ref)[None]  # (m, H, W, C)
-    grads = jax.vmap(jax.grad(lambda v: net.run(v)[target]))(path)
-    return ((x - ref) * jnp.tensordot(weights, grads, axes=1)).sum(axis=-1)
+    return ((x - ref) * weighted_input_grad(net, path, weights, target)).sum(axis=-1)
 
 
 def completeness(

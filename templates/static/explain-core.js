@@ -145,6 +145,16 @@
     }
     ctx.putImageData(img, 0, 0);
   }
+  function drawRGB(canvas, t) {  // an (h, w, 3) input in [0, 1] in its own colours (issue 13)
+    var h = t.shape[0], w = t.shape[1];
+    canvas.width = w; canvas.height = h;
+    var ctx = canvas.getContext("2d"), img = ctx.createImageData(w, h);
+    for (var p = 0; p < h * w; p++) {
+      for (var c = 0; c < 3; c++) img.data[4 * p + c] = Math.max(0, Math.min(255, Math.round(t.data[3 * p + c] * 255)));
+      img.data[4 * p + 3] = 255;
+    }
+    ctx.putImageData(img, 0, 0);
+  }
   function inkOn(r, g, b) {  // near-black or white, whichever contrasts more (WCAG luminance)
     var L = [r, g, b].map(function (c) { c /= 255; return c <= 0.03928 ? c / 12.92 : Math.pow((c + 0.055) / 1.055, 2.4); });
     var lum = 0.2126 * L[0] + 0.7152 * L[1] + 0.0722 * L[2];
@@ -188,6 +198,6 @@
   X.core = {
     decode: decode, at: at, channel: channel, relu: relu, pool2: pool2, flatten: flatten,
     tensors: tensors, argmax: argmax, convCell: convCell, dense: dense, softmax: softmax, range: range,
-    colour: colour, draw: draw, textOn: textOn, inkOn: inkOn, fmt: fmt, el: el, stage: stage, params: params
+    colour: colour, draw: draw, drawRGB: drawRGB, textOn: textOn, inkOn: inkOn, fmt: fmt, el: el, stage: stage, params: params
   };
 })();

@@ -78,6 +78,7 @@
         return;
       }
       var t = T[col.name], st = C.stage(model, col.name), signed = st ? st.signed : false;
+      if (col.kind === "input" && t.shape[2] === 3) { C.drawRGB(col.units[0].canvas, t); return; }  // colour stays colour
       var r = C.range(t.data, signed);
       col.units.forEach(function (u, k) { C.draw(model, u.canvas, C.channel(t, k), r[0], r[1], signed, col.kind === "input"); });
     });

@@ -38,6 +38,21 @@ def probe_hparams(spec: ProbeSpec, net: Net) -> dict:
     return hp
 
 
+@pytest.fixture
+def tiny_net(tiny_net, name):
+    """The shared tiny net; for CAM, which needs global average pooling right before the dense
+    layer (issue 13), its convolutions followed by gap → dense."""
+    if name != "cam":
+        return tiny_net
+    from cnnatlas.models.base import Stage, global_avg_pool
+
+    convs = tiny_net.spec.stages[: tiny_net.spec.index("relu_b") + 1]
+    head = (Stage("gap", "gap", op=global_avg_pool), tiny_net.spec.stage("dense"))
+    spec = dataclasses.replace(tiny_net.spec, name="tiny_gap", stages=(*convs, *head))
+    params = {**spec.init(jax.random.key(5)), "conv_a": tiny_net.params["conv_a"]}
+    return Net({**params, "conv_b": tiny_net.params["conv_b"]}, spec)
+
+
 @pytest.fixture(scope="module")
 def inputs(key):
     xs = jax.random.uniform(jax.random.key(3), (N, 8, 8, 1))

@@ -1,0 +1,82 @@
+"""Peak memory of the default site as the sample set grows (issue 10: ≤ 2 GB at 10,000 samples).
+
+Each point builds content/atlas.toml with `samples.per_class` = N in a child process and reads
+that child's own peak RSS (`os.wait4`): once as it computes the new samples' artifacts, once as
+a no-change rebuild (what holding the site's data costs). Points share one cache, so each point
+computes only the samples the previous ones lacked. A straight line through the points gives the
+growth per sample and the extrapolation to 10,000 samples, reported as such when not measured.
+
+python benchmarks/bench_memory.py [--per-class 10,30] [--cache DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import tempfile
+from pathlib import Path
+
+from bench_atlas import run_build
+from common import ROOT, emit
+
+TARGET_MB = 2048
+TARGET_SAMPLES = 10_000
+
+
+def config_for(per_class: int, folder: Path) -> Path:
+    """content/atlas.toml with `per_class` samples per class and absolute content paths."""
+    content = ROOT / "content"
+    text = (content / "atlas.toml").read_text()
+    text = re.sub(r"(?m)^per_class = \d+", f"per_class = {per_class}", text)
+    text = text.replace('"weights/tinyvgg.msgpack"', f'"{content / "weights/tinyvgg.msgpack"}"')
+    text = text.replace('dir = "samples"', f'dir = "{content / "samples"}"')
+    path = folder / f"atlas-{per_class}.toml"
+    path.write_text(text)
+    return path
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--per-class", default="10,30", help="comma-separated samples per class")
+    ap.add_argument("--cache", type=Path, help="cache folder to use (default: a fresh one)")
+    args = ap.parse_args()
+    points = []
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        cache = args.cache or tmp / "cache"
+        for per_class in sorted(int(v) for v in args.per_class.split(",")):
+            cfg = str(config_for(per_class, tmp))
+            wall, out, rss = run_build(ROOT / "build.py", cfg, tmp / "site", cache)
+            wall2, _, rss2 = run_build(ROOT / "build.py", cfg, tmp / "site", cache)
+            n = int(re.search(r"(\d+) pages", out).group(1))
+            samples = len(list((tmp / "site" / "samples").glob("*/index.html")))
+            points.append(
+                {
+                    "per_class": per_class,
+                    "samples": samples,
+                    "pages": n,
+                    "build": {"peak_rss_mb": round(rss), "wall_seconds": round(wall, 1)},
+                    "rebuild": {"peak_rss_mb": round(rss2), "wall_seconds": round(wall2, 1)},
+                    "summary": out.splitlines()[0],
+                }
+            )
+            print(points[-1], flush=True)
+    result: dict = {"points": points, "target_mb": TARGET_MB, "target_samples": TARGET_SAMPLES}
+    if len(points) >= 2:
+        (a, b) = points[0], points[-1]
+        dn = b["samples"] - a["samples"]
+        peak = [max(p["build"]["peak_rss_mb"], p["rebuild"]["peak_rss_mb"]) for p in (a, b)]
+        per_sample_kb = (peak[1] - peak[0]) * 1024 / dn
+        at = peak[1] + per_sample_kb / 1024 * (TARGET_SAMPLES - b["samples"])
+        result["growth_kb_per_sample"] = round(per_sample_kb, 1)
+        result["at_10000"] = {
+            "peak_rss_mb": round(at),
+            "measured": b["samples"] >= TARGET_SAMPLES,
+            "how": f"linear through {a['samples']} and {b['samples']} samples",
+        }
+        result["meets_target"] = at <= TARGET_MB
+    emit("memory", result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,195 @@
+"""Model- and data-randomization sanity checks (Adebayo et al., "Sanity Checks for Saliency
+Maps", NeurIPS 2018, arXiv 1810.03292).
+
+- Cascading model randomization: the parametrized stages are re-initialized from the top
+  (dense, then conv_2_2, conv_2_1, ...) with the model's own initializers and a fixed key — the
+  parameter subtrees of those stages are replaced by the subtrees of one fresh `spec.init` —
+  and every method's map of the class the ORIGINAL model predicted is recomputed at each level.
+- Data randomization: the same architecture trained on the same images with their labels
+  shuffled (seeded), and the maps of that model.
+
+A map that stays the same when what the model learned is destroyed explains the input or the
+method, not the model. The maps are compared in `similarity.py`. Each (method, model) pair is one
+batched call (`probes.batched_grid`, the atlas's own compiled program), cached under
+`.cache/sanity/` by the weights' hash, the method's hparams, the samples, the targets and keys.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import time
+import zlib
+from typing import Any
+
+import jax
+import numpy as np
+
+from .. import cache as cache_mod
+from .. import devices
+from ..batching import chunk_size, map_chunks
+from ..compute import _bytes_per_example, example_keys  # the atlas's own chunking
+from ..models import ModelSpec, Net
+from ..probes import PROBES, ProbeSpec, batched_grid
+from ..samples import Sample
+from ..train import train
+from ..weights import params_sha256, weights_key
+from .trained import cached_net
+
+VERSION = 1
+FUNCTION_OPTIONS = ("layers", "classes")  # job options, not arguments of the probe function
+
+
+def cascade(spec: ModelSpec) -> tuple[str, ...]:
+    """The stages with parameters, from the top (logits) down: the randomization order."""
+    return tuple(s.name for s in reversed(spec.stages) if s.module is not None)
+
+
+def randomize(params: dict[str, Any], fresh: dict[str, Any], stages: tuple[str, ...]) -> dict:
+    """`params` with the subtrees of `stages` replaced by those of `fresh` (a new `spec.init`);
+    every other stage keeps its trained parameters (the same objects)."""
+    unknown = sorted(set(stages) - set(fresh))
+    if unknown:
+        raise ValueError(f"stages without parameters: {', '.join(unknown)}")
+    return {name: (fresh[name] if name in stages else p) for name, p in params.items()}
+
+
+def cascade_params(spec: ModelSpec, params: dict[str, Any], key: jax.Array) -> list[dict]:
+    """Parameters with the top 1, 2, ..., all parametrized stages re-initialized (`cascade`)."""
+    fresh = spec.init(key)
+    order = cascade(spec)
+    return [randomize(params, fresh, order[: k + 1]) for k in range(len(order))]
+
+
+def primary_hparams(hparams: dict[str, Any], layer_order: tuple[str, ...]) -> tuple[str, dict]:
+    """(layer or "input", probe-function hparams) of a method's checked variant: the deepest of
+    its configured layers (the leaderboard's choice, trust.curves.primary_variants)."""
+    fn_hp = {k: v for k, v in hparams.items() if k not in FUNCTION_OPTIONS}
+    layers = hparams.get("layers") or []
+    if not layers:
+        return "input", fn_hp
+    layer = max(layers, key=lambda n: layer_order.index(n) if n in layer_order else -1)
+    return layer, {**fn_hp, "layer": layer}
+
+
+def job_grid(
+    seed: int, name: str, classes: str, n_classes: int, samples: list[Sample], targets
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The (targets, keys, column) of compute.run_attribution's call for the same maps.
+
+    Every map is computed in the same (N, T) target grid, with the same PRNG keys, as the
+    atlas's own maps: stochastic methods (SmoothGrad) draw the same noise on every model, and
+    the batched call reuses the atlas's compiled program. "all" (e.g. Grad-CAM) computes every
+    class; "pred_true" the target twice.
+
+    Args:
+      classes: the method's "classes" option. targets: (N,) the class of interest per sample.
+    Returns:
+      grid (N, T) int32, keys (N, T, 2) uint32 key data, column (N,) of `targets` in the grid.
+    """
+    t = np.asarray(targets, np.int32)
+    if classes == "all":
+        grid = np.tile(np.arange(n_classes, dtype=np.int32), (len(t), 1))
+        col = t
+    else:
+        grid, col = np.stack([t, t], axis=1), np.zeros(len(t), np.int32)
+    return grid, example_keys(seed, name, samples, grid.shape[1]), col
+
+
+def method_maps(
+    net: Net, probe: ProbeSpec, hp: dict[str, Any], xs: np.ndarray, grid, keys, col, memory_mb: int
+) -> np.ndarray:
+    """One batched call (probes.batched_grid, chunked as compute.run_attribution does): the maps
+    (N, H, W) float32 of xs (N, H, W, C) for the targets grid[i, col[i]]."""
+    fn = batched_grid(probe, **hp)
+    chunk = min(probe.chunk, chunk_size(_bytes_per_example(net, grid.shape[1]), memory_mb))
+    maps = map_chunks(lambda x, t, k: fn(net, x, t, k), [xs, grid, keys], chunk)
+    return np.asarray(maps, np.float32)[np.arange(len(xs)), col]
+
+
+def cached_maps(ctx, check: str, net: Net, net_sha: str, name: str, hp, samples, job):
+    """`method_maps` behind one cache entry per (check, method, weights, samples, targets);
+    job = `job_grid`'s (grid, keys, column)."""
+    probe = PROBES[name]
+    grid, keys, col = job
+    parts = {
+        "probe": "sanity",
+        "check": check,
+        "method": name,
+        "method_version": probe.version,
+        "version": VERSION,
+        "hparams": hp,
+        "weights": net_sha,
+        "samples": [s.sha256 for s in samples],
+        "targets": np.asarray(grid)[np.arange(len(col)), col].tolist(),
+        "keys": hashlib.sha256(np.ascontiguousarray(keys).tobytes()).hexdigest(),
+    }
+    k = cache_mod.key(parts)
+    hit = ctx.cache.load("sanity", net.spec.name, k)
+    if hit is not None:
+        ctx.count("sanity", 0, 1)
+        return hit["maps"]
+    t = time.perf_counter()
+    xs = np.stack([s.x for s in samples])
+    maps = method_maps(net, probe, hp, xs, grid, keys, col, ctx.memory_mb)
+    dt = time.perf_counter() - t
+    meta = {**parts, "samples": [s.id for s in samples], "seconds": dt, "jax": jax.__version__}
+    ctx.cache.save("sanity", net.spec.name, k, {"maps": maps}, meta)
+    ctx.seconds["sanity"] = ctx.seconds.get("sanity", 0.0) + dt
+    ctx.count("sanity", 1, 0)
+    return maps
+
+
+def shuffled_net(cfg, spec: ModelSpec, data, cache_root) -> tuple[Net, dict[str, Any]]:
+    """The data-randomization model: `spec` trained like the atlas model (cfg.train, but
+    trust.data_rand_epochs epochs) on the training images with a seeded permutation of their
+    labels; cached. meta["test_acc"] is its accuracy on the TRUE test labels (about chance)."""
+    epochs = cfg.trust.data_rand_epochs
+    tcfg = dataclasses.replace(cfg.train, epochs=epochs, weights=None)
+    _, parts = weights_key(dataclasses.replace(cfg, train=tcfg), spec, data)
+    perm = np.random.default_rng([cfg.seed, zlib.crc32(b"data_randomization")]).permutation(
+        len(data.train_y)
+    )
+    labels = np.asarray(data.train_y)[perm]
+
+    def run():
+        return train(spec, tcfg, data.train_x, labels, data.test_x, data.test_y, cfg.seed)
+
+    return cached_net(cache_root, "data_randomization", {**parts, "labels": "shuffled"}, spec, run)
+
+
+def evaluate(ctx, cfg, spec: ModelSpec, data, samples, preds, jobs, cache_root) -> dict:
+    """The pipeline's entry for both randomization checks.
+
+    Args:
+      ctx: compute.ComputeContext of the atlas model. cfg: the Config ([trust] keys).
+      preds: (N,) int32 the atlas model's predicted class per sample: the maps' targets.
+      jobs: {method: (layer or "input", probe-function hparams, classes option)}.
+    Returns:
+      {"levels": cascade stage names, "model": {method: (L, N, H, W)},
+       "data": {method: (N, H, W)}, "data_model": meta of the shuffled-label model}; the checks
+       disabled in cfg.trust are left out.
+    """
+    out: dict[str, Any] = {"levels": cascade(spec), "model": {}, "data": {}}
+    if not samples or not jobs:
+        return out
+    nets: list[tuple[Net, str]] = []
+    if cfg.trust.model_randomization:
+        key = jax.random.fold_in(jax.random.key(cfg.seed), zlib.crc32(b"model_randomization"))
+        for params in cascade_params(spec, jax.device_get(ctx.net.params), key):
+            nets.append((devices.replicate(Net(params, spec)), params_sha256(params)))
+    for name, (_, hp, classes) in jobs.items():
+        job = job_grid(ctx.seed, name, classes, spec.n_classes, samples, preds)
+        if nets:
+            out["model"][name] = np.stack(
+                [cached_maps(ctx, "model", net, sha, name, hp, samples, job) for net, sha in nets]
+            )
+    if cfg.trust.data_randomization:
+        net, meta = shuffled_net(cfg, spec, data, cache_root)
+        out["data_model"] = meta
+        rnet = devices.replicate(net)
+        for name, (_, hp, classes) in jobs.items():
+            job = job_grid(ctx.seed, name, classes, spec.n_classes, samples, preds)
+            sha = meta["weights_sha256"]
+            out["data"][name] = cached_maps(ctx, "data", rnet, sha, name, hp, samples, job)
+    return out

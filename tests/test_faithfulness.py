@@ -1,0 +1,228 @@
+"""Deletion / insertion (issue 12): hand-built models, a naive per-step reference, the AUC by
+hand, caching, the leaderboard's reading, and the tiny build's pages."""
+
+from __future__ import annotations
+
+import re
+
+import flax.linen as nn
+import jax
+import numpy as np
+import pytest
+
+from cnnatlas.cache import Cache
+from cnnatlas.compute import ComputeContext
+from cnnatlas.errors import ConfigError
+from cnnatlas.models.base import ModelSpec, Net, Stage, flatten
+from cnnatlas.samples import Sample
+from cnnatlas.trust import curves as trust_curves
+from cnnatlas.trust import faithfulness as F
+from cnnatlas.trust.leaderboard import Column, reading, table
+
+USED = [(1, 1), (1, 4), (4, 2), (3, 3)]  # the only pixels the linear model looks at
+
+
+def _linear_net() -> Net:
+    """6×6×1 -> logits [w·x, 0]: class 0's logit uses the four USED pixels (weight 1.5 each)."""
+    spec = ModelSpec(
+        name="linear",
+        input_shape=(6, 6, 1),
+        n_classes=2,
+        stages=(Stage("flatten", "flatten", op=flatten), Stage("dense", "dense", nn.Dense(2))),
+    )
+    w = np.zeros((6, 6), np.float32)
+    for i, j in USED:
+        w[i, j] = 1.5
+    kernel = np.stack([w.ravel(), np.zeros(36, np.float32)], axis=1)
+    return Net({"dense": {"kernel": kernel, "bias": np.zeros(2, np.float32)}}, spec)
+
+
+def _sigmoid(z: float) -> float:
+    return 1 / (1 + np.exp(-z))
+
+
+def test_auc_equals_the_hand_computed_trapezoid():
+    # (0.25 (1 + .5) + 0.25 (.5 + .5) + 0.5 (.5 + 0)) / 2 = 0.4375
+    assert F.auc(np.array([0, 0.25, 0.5, 1]), np.array([1, 0.5, 0.5, 0])) == pytest.approx(0.4375)
+    assert F.auc(np.linspace(0, 1, 11), np.ones((3, 11))) == pytest.approx([1, 1, 1])
+
+
+def test_step_grid_and_signed_ranking():
+    assert F.step_grid(10, 4).tolist() == [0, 4, 8, 10]
+    assert F.step_grid(4, 1).tolist() == [0, 1, 2, 3, 4]
+    m = np.array([[[0.5, -2.0], [0.0, 0.0]]])  # positive evidence first, the negative pixel last
+    tb = np.array([[[0.0, 0.0], [0.1, 0.9]]])  # ties: the larger tie-break first
+    assert F.pixel_ranks(m, tb).tolist() == [[[0, 3], [2, 1]]]
+
+
+def test_deletion_of_the_used_pixels_drops_first_and_matches_the_hand_values():
+    net, x = _linear_net(), np.zeros((1, 6, 6, 1), np.float32)
+    x[0, 1:5, 1:5] = 1.0  # a bright square over the used pixels, black elsewhere
+    good = np.zeros((1, 6, 6), np.float32)
+    for r, (i, j) in enumerate(USED):
+        good[0, i, j] = 10 - r  # the used pixels first, in USED order
+    noise = F.random_maps(0, ["a"], (6, 6))
+    d, ins, frac = F.curves(net, x, np.zeros(1, np.int32), good, noise, step=1, blur_sigma=1.0)
+    assert frac[0] == 0 and frac[-1] == 1 and len(frac) == 37
+    # after k used pixels are gone, the class-0 logit is 1.5 (4 - k); then it stays at 0
+    expect = [_sigmoid(1.5 * (4 - k)) for k in range(5)] + [0.5] * 32
+    np.testing.assert_allclose(d[0], expect, atol=1e-6)
+    # a random order finds the used pixels later: a higher deletion AUC, for every random map
+    for seed in range(5):
+        rand = F.random_maps(seed, ["a"], (6, 6))
+        d_rand, *_ = F.curves(net, x, np.zeros(1, np.int32), rand, rand, step=1, blur_sigma=1.0)
+        assert F.auc(frac, d[0]) < F.auc(frac, d_rand[0])
+    # insertion: from the blurred copy to the full logit 6 once the four used pixels are in
+    w = net.params["dense"]["kernel"][:, 0].reshape(6, 6)
+    assert ins[0, 0] == pytest.approx(_sigmoid((w * F.blurred(x, 1.0)[0, ..., 0]).sum()), abs=1e-6)
+    np.testing.assert_allclose(ins[0, 4:], _sigmoid(6.0), atol=1e-6)
+
+
+def test_insertion_starts_at_the_blurred_copy_and_ends_at_the_input(tiny_net):
+    xs = np.array(jax.random.uniform(jax.random.key(1), (2, 8, 8, 1)))
+    maps = np.asarray(jax.random.normal(jax.random.key(2), (2, 8, 8)))
+    targets = np.array([1, 3], np.int32)
+    d, ins, _ = F.curves(tiny_net, xs, targets, maps, maps, step=5, blur_sigma=2.0)
+    prob = jax.vmap(lambda v: jax.nn.softmax(tiny_net.run(v)))
+    blur = F.blurred(xs, 2.0)
+    assert not np.allclose(blur, xs)
+    rows = np.arange(2)
+    np.testing.assert_allclose(ins[:, 0], prob(blur)[rows, targets], rtol=1e-5)
+    np.testing.assert_allclose(ins[:, -1], prob(xs)[rows, targets], rtol=1e-5)
+    np.testing.assert_allclose(d[:, 0], prob(xs)[rows, targets], rtol=1e-5)
+    np.testing.assert_allclose(d[:, -1], prob(0 * xs)[rows, targets], rtol=1e-5)
+
+
+def test_batched_equals_a_per_sample_per_step_loop(tiny_net):
+    """One vmapped call over samples and steps (with repeated steps computed once) against a
+    plain loop building every image; the inputs have zero pixels so that steps repeat."""
+    xs = np.array(jax.random.uniform(jax.random.key(3), (3, 8, 8, 1)))
+    xs[:, :, :3] = 0.0  # a black band: deleting these pixels changes nothing
+    maps = np.asarray(jax.random.normal(jax.random.key(4), (3, 8, 8)))
+    tb = F.random_maps(7, ["a", "b", "c"], (8, 8))
+    targets = np.array([0, 2, 4], np.int32)
+    d, ins, frac = F.curves(tiny_net, xs, targets, maps, tb, step=3, blur_sigma=1.5)
+    ranks, blur = F.pixel_ranks(maps, tb), F.blurred(xs, 1.5)
+    for i in range(3):
+        one = F.curves(tiny_net, xs[i : i + 1], targets[i : i + 1], maps[i : i + 1],
+                       tb[i : i + 1], step=3, blur_sigma=1.5)  # fmt: skip
+        np.testing.assert_allclose(one[0][0], d[i], atol=1e-6)
+        np.testing.assert_allclose(one[1][0], ins[i], atol=1e-6)
+        for j, k in enumerate(np.round(frac * 64).astype(int)):
+            gone = (ranks[i] < k)[..., None]
+            p_del = jax.nn.softmax(tiny_net.run(np.where(gone, 0.0, xs[i])))[targets[i]]
+            p_ins = jax.nn.softmax(tiny_net.run(np.where(gone, xs[i], blur[i])))[targets[i]]
+            assert d[i, j] == pytest.approx(float(p_del), abs=1e-6)
+            assert ins[i, j] == pytest.approx(float(p_ins), abs=1e-6)
+
+
+def test_one_compile_whatever_the_number_of_distinct_steps(tiny_net):
+    xs = np.array(jax.random.uniform(jax.random.key(5), (2, 8, 8, 1)))
+    maps = np.asarray(jax.random.normal(jax.random.key(6), (2, 8, 8)))
+    t = np.zeros(2, np.int32)
+    F.curves(tiny_net, xs, t, maps, maps, step=2, blur_sigma=1.0)
+    before = F._probs._cache_size()
+    F.curves(tiny_net, xs, t, maps, maps, step=1, blur_sigma=1.0)  # more pairs, same chunk shape
+    xs[0, :4] = 0  # fewer distinct deletion steps
+    F.curves(tiny_net, xs, t, -maps, maps, step=1, blur_sigma=1.0)
+    assert F._probs._cache_size() == before
+
+
+def test_results_are_cached_per_map_and_sample(tiny_net, tmp_path):
+    ctx = ComputeContext(Cache(tmp_path, warn=pytest.fail), tiny_net, "w" * 64, 0, 64)
+    xs = np.array(jax.random.uniform(jax.random.key(8), (3, 8, 8, 1)))
+    samples = [Sample(f"s{i}", xs[i], 0, "test") for i in range(3)]
+    preds = {s.id: 1 for s in samples}
+    maps = np.asarray(jax.random.normal(jax.random.key(9), (2, 3, 8, 8)))
+    sets = {f"m{j}/input": {s.id: maps[j, i] for i, s in enumerate(samples)} for j in range(2)}
+
+    def run(sets):
+        ctx.counts.clear()
+        return F.run_faithfulness(ctx, samples, preds, sets, step=8, blur_sigma=1.0)
+
+    first = run(sets)
+    assert set(first) == {"m0/input", "m1/input", "baseline/random", "baseline/centre"}
+    assert ctx.counts["faithfulness"] == [12, 0]
+    again = run(sets)
+    assert ctx.counts["faithfulness"] == [0, 12]
+    np.testing.assert_array_equal(again["m0/input"]["s1"]["auc"], first["m0/input"]["s1"]["auc"])
+    sets["m1/input"] = {**sets["m1/input"], "s2": -maps[1, 2]}  # one map of one method changes
+    run(sets)
+    assert ctx.counts["faithfulness"] == [1, 11]
+    a = first["m0/input"]["s0"]
+    assert a["auc"][0] == pytest.approx(F.auc(a["fractions"], a["deletion"]))
+
+
+def test_unknown_trust_method_is_refused():
+    assert F.check_methods((), ["saliency", "gradcam"], "x") == ["saliency", "gradcam"]
+    assert F.check_methods(("gradcam",), ["saliency", "gradcam"], "x") == ["gradcam"]
+    with pytest.raises(ConfigError, match=r"trust.methods: 'gradcm' is not an enabled .*gradcam"):
+        F.check_methods(("gradcm",), ["saliency", "gradcam"], "atlas.toml: trust.methods")
+
+
+def test_leaderboard_marks_the_best_and_reads_the_numbers():
+    cols = (Column("deletion_auc", "Deletion AUC", "lower", "auc", "deletion AUC"),
+            Column("insertion_auc", "Insertion AUC", "higher", "auc", "insertion AUC"),
+            Column("pointing", "Pointing", "higher", "pct"))  # fmt: skip
+    trust = {"a": {"deletion_auc": 0.1, "insertion_auc": 0.6}, "b": {"deletion_auc": 0.3}}
+    bases = {
+        "random": {"deletion_auc": 0.25, "insertion_auc": 0.3},
+        "centre": {"deletion_auc": 0.2},
+    }
+    board = table(cols, [("a", "A", ""), ("b", "B", "conv")], trust, bases)
+    assert [c.key for c in board["columns"]] == ["deletion_auc", "insertion_auc"]
+    assert [r["title"] for r in board["rows"]] == ["A", "B", "Centre-biased map (baseline)",
+                                                   "Random map (baseline)"]  # fmt: skip
+    assert [[c["best"] for c in r["cells"]] for r in board["rows"]] == [[True, True]] + [
+        [False, False]
+    ] * 3
+    assert board["rows"][1]["cells"][1]["text"] == "—"
+    text = reading(board)
+    assert "A has the lowest deletion AUC (0.100; lower is better)." in text
+    assert "B at conv is no better than the random map on deletion AUC (0.250)." in text
+    assert any(s.startswith("1 of 2 methods beat the centre-biased map") for s in text)
+    assert "Every method beats the random map on insertion AUC (0.300)." in text
+    assert "Deletion and insertion agree on the best method: A." in text
+
+
+def test_chart_geometry_stays_in_the_frame():
+    frac = np.linspace(0, 1, 785)
+    per = {
+        f"s{i}": {"fractions": frac, "deletion": (1 - frac) ** (i + 1), "insertion": frac,
+                  "auc": np.array([0.1 * i, 0.5])}
+        for i in range(4)
+    }  # fmt: skip
+    summary = trust_curves.summarize(per)
+    assert summary["auc"]["deletion"]["mean"] == pytest.approx(0.15)
+    chart = trust_curves.curve_chart(summary, "deletion", {"random": summary})
+    pts = np.array([p.split(",") for p in chart["mean"].split()], float)
+    assert len(pts) == trust_curves.CHART_POINTS
+    assert (pts[:, 0] >= 0).all() and (pts[:, 0] <= chart["width"]).all()
+    assert (pts[:, 1] >= 0).all() and (pts[:, 1] <= chart["height"]).all()
+    assert pts[0, 1] > pts[-1, 1] - chart["height"]  # starts high (small y), ends at 0 (large y)
+    assert len(chart["band"].split()) == 2 * trust_curves.CHART_POINTS
+
+
+@pytest.mark.slow
+def test_tiny_build_shows_curves_leaderboard_and_per_map_aucs(tiny_build):
+    site, _, _ = tiny_build
+    from cnnatlas.config import load_config
+    from tests.conftest import TINY_CONFIG
+
+    cfg = load_config(TINY_CONFIG)
+    enabled = sorted(cfg.probes)
+    board = (site / "methods" / "index.html").read_text()
+    assert len(re.findall(r'<tr class="method">', board)) == len(enabled)
+    assert len(re.findall(r'<tr class="baseline">', board)) == 2
+    assert "Random map (baseline)" in board and "Centre-biased map (baseline)" in board
+    assert board.count('class="num best"') >= 2  # a best value in each AUC column
+    assert 'id="reading-the-table"' in board
+    for name in enabled:
+        page = (site / "methods" / name / "index.html").read_text()
+        assert 'id="faithfulness"' in page, name
+        assert page.count('class="faith-mean"') >= 2, name  # deletion and insertion curves
+        assert "faith-random" in page and "faith-centre" in page
+    sample = (site / "samples" / "test-00000" / "index.html").read_text()
+    aucs = re.findall(r"del (\d\.\d{3}) · ins (\d\.\d{3})", sample)
+    assert len(aucs) >= len(enabled)  # one per predicted-class map (Grad-CAM: per layer)
+    assert all(0 <= float(a) <= 1 for pair in aucs for a in pair)
