@@ -70,7 +70,7 @@ def params_sha256(params: Any) -> str:
     return h.hexdigest()
 
 
-def _read(path: Path, spec: ModelSpec) -> tuple[Any, dict[str, Any]]:
+def read_saved(path: Path, spec: ModelSpec) -> tuple[Any, dict[str, Any]]:
     side = path.with_suffix(".json")
     try:
         meta = json.loads(side.read_text())
@@ -126,7 +126,7 @@ def load_or_train(
     for path, source in ((cfg.train.weights, "shipped"), (cached, "cache")):
         if path is None or not path.is_file():
             continue
-        params, meta = _read(path, spec)
+        params, meta = read_saved(path, spec)
         if meta.get("key") != k:
             if source == "shipped":
                 warn(

@@ -205,12 +205,12 @@ def test_with_relu_reaches_the_relus_inside_blocks():
 
 
 def test_batch_stats_survive_a_weights_round_trip(tmp_path):
-    from cnnatlas.weights import Provenance, _read, _write
+    from cnnatlas.weights import Provenance, _write, read_saved
 
     net = _net("resnet_small")
     prov = Provenance("k", {}, "d", 0.5, [], "s", "trained")
     _write(tmp_path / "w.msgpack", net.params, prov)
-    params, _ = _read(tmp_path / "w.msgpack", net.spec)
+    params, _ = read_saved(tmp_path / "w.msgpack", net.spec)
     for a, b in zip(jax.tree.leaves(net.params), jax.tree.leaves(params), strict=True):
         np.testing.assert_array_equal(a, b)
     assert "batch_stats" in params["block_1"]

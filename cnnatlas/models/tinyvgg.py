@@ -11,16 +11,23 @@ import flax.linen as nn
 from .base import ModelSpec, Stage, flatten, max_pool_2x2, relu
 
 
-def make_spec(
-    input_shape: tuple[int, int, int], n_classes: int, *, width: int = 10, padding: str = "valid"
-) -> ModelSpec:
+def conv_blocks(width: int, padding: str, pooled: tuple[int, ...] = (1, 2)) -> list[Stage]:
+    """The two (conv → ReLU → conv → ReLU [→ max-pool]) blocks; block b pools if b in pooled."""
     pad = padding.upper()
     stages: list[Stage] = []
     for block in (1, 2):
         for i in (1, 2):
             stages.append(Stage(f"conv_{block}_{i}", "conv", nn.Conv(width, (3, 3), padding=pad)))
             stages.append(Stage(f"relu_{block}_{i}", "relu", op=relu))
-        stages.append(Stage(f"pool_{block}", "pool", op=max_pool_2x2))
+        if block in pooled:
+            stages.append(Stage(f"pool_{block}", "pool", op=max_pool_2x2))
+    return stages
+
+
+def make_spec(
+    input_shape: tuple[int, int, int], n_classes: int, *, width: int = 10, padding: str = "valid"
+) -> ModelSpec:
+    stages = conv_blocks(width, padding)
     stages.append(Stage("flatten", "flatten", op=flatten))
     stages.append(Stage("dense", "dense", nn.Dense(n_classes)))
     return ModelSpec(

@@ -15,20 +15,14 @@ from __future__ import annotations
 
 import flax.linen as nn
 
-from .base import ModelSpec, Stage, global_avg_pool, max_pool_2x2, relu
+from .base import ModelSpec, Stage, global_avg_pool
+from .tinyvgg import conv_blocks
 
 
 def make_spec(
     input_shape: tuple[int, int, int], n_classes: int, *, width: int = 10, padding: str = "valid"
 ) -> ModelSpec:
-    pad = padding.upper()
-    stages: list[Stage] = []
-    for block in (1, 2):
-        for i in (1, 2):
-            stages.append(Stage(f"conv_{block}_{i}", "conv", nn.Conv(width, (3, 3), padding=pad)))
-            stages.append(Stage(f"relu_{block}_{i}", "relu", op=relu))
-        if block == 1:
-            stages.append(Stage("pool_1", "pool", op=max_pool_2x2))
+    stages = conv_blocks(width, padding, pooled=(1,))
     stages.append(Stage("gap", "gap", op=global_avg_pool))
     stages.append(Stage("dense", "dense", nn.Dense(n_classes)))
     return ModelSpec(

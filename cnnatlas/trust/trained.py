@@ -14,10 +14,9 @@ import jax
 from flax import serialization
 
 from .. import cache as cache_mod
-from ..errors import ModelError
-from ..models import ModelSpec, Net, check_params
+from ..models import ModelSpec, Net
 from ..train import TrainResult
-from ..weights import params_sha256
+from ..weights import params_sha256, read_saved
 
 VERSION = 1
 
@@ -41,16 +40,8 @@ def cached_net(
     path = cache_root / "weights" / spec.name / f"{check}-{k[:16]}.msgpack"
     side = path.with_suffix(".json")
     if path.is_file() and side.is_file():
-        try:
-            meta = json.loads(side.read_text())
-            raw = serialization.msgpack_restore(path.read_bytes())
-        except (OSError, ValueError) as e:
-            raise ModelError(
-                str(path), f"cannot read the weights ({e}); delete it to retrain"
-            ) from e
+        params, meta = read_saved(path, spec)
         if meta.get("key") == k:
-            check_params(spec, raw, str(path), "delete the file to retrain")
-            params = serialization.from_state_dict(spec.init(jax.random.key(0)), raw)
             return Net(params, spec), meta
     result = train()
     params = jax.device_get(result.net.params)
