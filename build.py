@@ -51,6 +51,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from cnnatlas.jaxsetup import configure_cpu_lowering
+
+    configure_cpu_lowering()  # before anything runs JAX: XLA reads XLA_FLAGS once
     from cnnatlas.config import load_config
     from cnnatlas.errors import AtlasError
     from cnnatlas.jaxsetup import enable_compilation_cache
@@ -102,6 +105,9 @@ def print_profile(report, path: Path) -> None:
     table = Table("phase", "seconds", "compile seconds", title="build profile")
     for phase, sec in report.seconds.items():
         table.add_row(phase, f"{sec:.2f}", f"{report.compile_seconds.get(phase, 0.0):.2f}")
+        if phase == "compute":  # what each probe's misses took, compile included
+            for group, part in sorted(report.compute_seconds.items(), key=lambda kv: -kv[1]):
+                table.add_row(f"  {group}", f"{part:.2f}", "")
     table.add_row(
         "total",
         f"{sum(report.seconds.values()):.2f}",
@@ -111,6 +117,7 @@ def print_profile(report, path: Path) -> None:
     data = {
         "seconds": report.seconds,
         "compile_seconds": report.compile_seconds,
+        "compute_seconds": report.compute_seconds,
         "pages": report.pages,
         "images": report.images,
         "bytes": report.bytes,

@@ -7,12 +7,14 @@ python benchmarks/bench_training.py [--epochs N]
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 from common import ROOT, emit
 
 from cnnatlas.config import TrainConfig, load_config
 from cnnatlas.data import load_dataset
+from cnnatlas.jaxsetup import configure_cpu_lowering
 from cnnatlas.models import make_spec
 from cnnatlas.train import train
 
@@ -24,6 +26,30 @@ def bench_jax(cfg, data, epochs: int) -> dict:
     res = train(spec, tcfg, data.train_x, data.train_y, data.test_x, data.test_y, cfg.seed)
     sec = time.perf_counter() - t
     return {"seconds_per_epoch": round(sec / epochs, 2), "test_acc": res.test_acc}
+
+
+def step_ms(cfg, data, steps: int = 10, repeat: int = 10) -> float:
+    """Steady-state train step (batch 128), fastest mean over `repeat` runs of `steps` steps."""
+    import jax
+    import optax
+
+    from cnnatlas.train import _train_step
+
+    spec = make_spec(cfg.model, data.input_shape, len(data.class_names))
+    params = spec.init(jax.random.key(0))
+    tx = optax.adam(cfg.train.learning_rate)
+    opt = tx.init(params)
+    x, y = jax.numpy.asarray(data.train_x[:128]), jax.numpy.asarray(data.train_y[:128])
+    params, opt, loss, _ = _train_step(params, opt, x, y, spec=spec, tx=tx)
+    loss.block_until_ready()
+    best = float("inf")
+    for _ in range(repeat):
+        t = time.perf_counter()
+        for _ in range(steps):
+            params, opt, loss, _ = _train_step(params, opt, x, y, spec=spec, tx=tx)
+        loss.block_until_ready()
+        best = min(best, (time.perf_counter() - t) / steps)
+    return round(best * 1e3, 2)
 
 
 def bench_torch(data, epochs: int, channels_last: bool) -> dict:
@@ -67,10 +93,20 @@ def bench_torch(data, epochs: int, channels_last: bool) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--epochs", type=int, default=2)
+    ap.add_argument(
+        "--default-xla-flags",
+        action="store_true",
+        help="baseline: without the CPU flags build.py sets (jaxsetup.configure_cpu_lowering)",
+    )
     args = ap.parse_args()
+    if args.default_xla_flags:
+        os.environ["CNNATLAS_DEFAULT_XLA_FLAGS"] = "1"
+    configure_cpu_lowering()  # as build.py does, before anything runs JAX
     cfg = load_config(ROOT / "content" / "atlas.toml")
     data = load_dataset(cfg.dataset)
     result = {"epochs": args.epochs, "batch_size": 128, "jax": bench_jax(cfg, data, args.epochs)}
+    result["xla_flags"] = os.environ.get("XLA_FLAGS", "")
+    result["jax"]["step_ms"] = step_ms(cfg, data)
     try:
         result["torch"] = bench_torch(data, args.epochs, channels_last=False)
         result["torch_channels_last"] = bench_torch(data, args.epochs, channels_last=True)

@@ -126,6 +126,34 @@ ROWS: list[Row] = [
         "",
     ),
     (
+        "devices",
+        "Grad-CAM maps/s on 4 forced CPU devices ÷ 1 (same 2 cores)",
+        lambda r: _get(r, "results/4/gradcam/speedup_vs_1"),
+        "—",
+        None,
+        "×",
+    ),
+    (
+        "devices",
+        "training images/s on 4 forced CPU devices ÷ 1",
+        lambda r: _get(r, "results/4/training/speedup_vs_1"),
+        "—",
+        None,
+        "×",
+    ),
+    (
+        "devices",
+        "Grad-CAM maps on 2 and 4 devices equal 1 device",
+        lambda r: (
+            all(_get(x, "gradcam/vs_1_device/equal") for x in (r.get("results") or {}).values())
+            if r.get("results")
+            else None
+        ),
+        "equal",
+        lambda v, r: bool(v),
+        "",
+    ),
+    (
         "tsne",
         "t-SNE of 10,000 test images",
         lambda r: _get(r, "results/project/seconds"),

@@ -14,7 +14,8 @@ import json
 import os
 import tempfile
 import zipfile
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,10 @@ class Cache:
         base = self.root / group / model / k[:16]
         return base.with_suffix(".npz"), base.with_suffix(".json")
 
+    def has(self, group: str, model: str, k: str) -> bool:
+        """Whether an entry is stored (not whether it is readable: `load` checks that)."""
+        return all(p.exists() for p in self._paths(group, model, k))
+
     def load(self, group: str, model: str, k: str) -> dict[str, np.ndarray] | None:
         """The stored arrays, or None on a miss; a corrupt or mismatched entry warns -> None."""
         npz, side = self._paths(group, model, k)
@@ -92,3 +97,62 @@ class Cache:
             "arrays": {n: list(np.shape(a)) for n, a in sorted(arrays.items())},
         }
         atomic_write(side, json.dumps(sidecar, sort_keys=True, indent=1, default=str).encode())
+
+
+class ArrayMemo:
+    """Recently read entries, at most `budget` bytes of arrays in all (least recently used out)."""
+
+    def __init__(self, budget: int) -> None:
+        self.budget, self.size = budget, 0
+        self._items: OrderedDict[Hashable, dict[str, np.ndarray]] = OrderedDict()
+
+    def get(self, k: Hashable) -> dict[str, np.ndarray] | None:
+        if k in self._items:
+            self._items.move_to_end(k)
+        return self._items.get(k)
+
+    def put(self, k: Hashable, arrays: dict[str, np.ndarray]) -> None:
+        if k in self._items:
+            return
+        self._items[k] = arrays
+        self.size += sum(a.nbytes for a in arrays.values())
+        while self.size > self.budget and len(self._items) > 1:
+            _, old = self._items.popitem(last=False)
+            self.size -= sum(a.nbytes for a in old.values())
+
+
+class Entries(Mapping[str, dict[str, np.ndarray]]):
+    """{name (a sample id): arrays} over stored entries, read from the cache when asked for and
+    kept only in a bounded `memo`, so holding one per computation costs no memory per sample
+    (issue 10). An entry that turns out unreadable (it warns) is made again by `recompute`."""
+
+    def __init__(
+        self,
+        cache: Cache,
+        group: str,
+        model: str,
+        keys: dict[str, str],
+        memo: ArrayMemo,
+        recompute: Callable[[str], dict[str, np.ndarray]],
+    ) -> None:
+        self._cache, self._group, self._model = cache, group, model
+        self._keys, self._memo, self._recompute = keys, memo, recompute
+
+    def __getitem__(self, name: str) -> dict[str, np.ndarray]:
+        k = self._keys[name]
+        arrays = self._memo.get((self._group, k))
+        if arrays is None:
+            arrays = self._cache.load(self._group, self._model, k)
+            if arrays is None:
+                arrays = self._recompute(name)
+            self._memo.put((self._group, k), arrays)
+        return arrays
+
+    def __contains__(self, name: object) -> bool:  # without reading the entry
+        return name in self._keys
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._keys)
+
+    def __len__(self) -> int:
+        return len(self._keys)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,13 +18,14 @@ import numpy as np
 from . import cache as cache_mod
 from . import devices
 from .batching import chunk_size, map_chunks
-from .cache import Cache
+from .cache import ArrayMemo, Cache, Entries
 from .models import Net
 from .probes import PROBES, ProbeSpec, batched, batched_diagnostics, batched_grid
 from .samples import Sample
 from .train import predict
 
 JOB_OPTIONS = ("layers", "classes")  # hparams that shape the job, not the probe function
+Artifacts = Entries  # {sample id: arrays} of one cached computation, read back lazily
 
 
 @dataclass
@@ -39,6 +40,7 @@ class ComputeContext:
 
     def __post_init__(self) -> None:
         self.net = devices.replicate(self.net)  # every device holds the parameters
+        self.memo = ArrayMemo(self.memory_mb * 2**20 // 8)  # entries read back, bounded
 
     def count(self, probe: str, computed: int, cached: int) -> None:
         c = self.counts.setdefault(probe, [0, 0])
@@ -66,40 +68,40 @@ def _cached_map(
     parts: dict[str, Any],
     samples: list[Sample],
     compute: Callable[[list[Sample]], list[dict[str, np.ndarray]]],
-) -> dict[str, dict[str, np.ndarray]]:
-    """Per-sample cache around a batched computation; returns {sample id: arrays}."""
+) -> Artifacts:
+    """Per-sample cache around a batched computation: misses are computed and stored group by
+    group (each sized from the memory budget), then every sample's arrays are read back through
+    the returned {sample id: arrays} mapping."""
     model = ctx.net.spec.name
     keys = {
         s.id: cache_mod.key({**parts, "weights": ctx.net_sha256, "sample": s.sha256})
         for s in samples
     }
-    out: dict[str, dict[str, np.ndarray]] = {}
-    misses = []
-    for s in samples:
-        hit = ctx.cache.load(group, model, keys[s.id])
-        if hit is None:
-            misses.append(s)
-        else:
-            out[s.id] = hit
-    if misses:
+    by_id = {s.id: s for s in samples}
+
+    def store(batch: list[Sample]) -> list[dict[str, np.ndarray]]:
         t = time.perf_counter()
-        results = compute(misses)
+        results = compute(batch)
         dt = time.perf_counter() - t
-        for s, arrays in zip(misses, results, strict=True):
-            ctx.cache.save(
-                group,
-                model,
-                keys[s.id],
-                arrays,
-                {**parts, "sample": s.id, "seconds": dt / len(misses), "jax": jax.__version__},
-            )
-            out[s.id] = arrays
+        for s, arrays in zip(batch, results, strict=True):
+            meta = {**parts, "sample": s.id, "seconds": dt / len(batch), "jax": jax.__version__}
+            ctx.cache.save(group, model, keys[s.id], arrays, meta)
         ctx.seconds[group] = ctx.seconds.get(group, 0.0) + dt
+        return results
+
+    def recompute(sid: str) -> dict[str, np.ndarray]:
+        ctx.count(group, 1, -1)
+        return store([by_id[sid]])[0]
+
+    misses = [s for s in samples if not ctx.cache.has(group, model, keys[s.id])]
+    step = chunk_size(_bytes_per_example(ctx.net, 1), ctx.memory_mb)  # results held at once
+    for lo in range(0, len(misses), step):
+        store(misses[lo : lo + step])
     ctx.count(group, len(misses), len(samples) - len(misses))
-    return out
+    return Entries(ctx.cache, group, model, keys, ctx.memo, recompute)
 
 
-def run_activations(ctx: ComputeContext, samples: list[Sample]) -> dict[str, dict[str, np.ndarray]]:
+def run_activations(ctx: ComputeContext, samples: list[Sample]) -> Artifacts:
     """Every stage's output and the probabilities per sample: {id: {stage: array, "probs": ..}}."""
     spec = PROBES["activations"]
     parts = {"probe": spec.name, "version": spec.version}
@@ -132,8 +134,8 @@ def run_attribution(
     spec: ProbeSpec,
     hparams: dict[str, Any],
     samples: list[Sample],
-    acts: dict[str, dict[str, np.ndarray]],
-) -> dict[str, dict[str, dict[str, np.ndarray]]]:
+    acts: Mapping[str, dict[str, np.ndarray]],
+) -> dict[str, Artifacts]:
     """Maps of one attribution probe.
 
     Returns {layer or "input": {sample id: {"maps": (T, H, W), "targets": (T,)}}}.

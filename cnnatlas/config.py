@@ -132,6 +132,9 @@ class TrustConfig:
     data_rand_epochs: int = field(default=3, metadata=_range(1, 1000))
     sanity_threshold: float = field(default=0.5, metadata=_range(-1.0, 1.0))  # flag: Spearman >
     sanity_examples: int = field(default=2, metadata=_range(0, 100))  # samples in the strips
+    # randomization checks use the first this many samples: their maps of every randomized model
+    # are held at once (~200 KB per sample for the default methods; issue 10: bounded memory)
+    sanity_samples: int = field(default=1000, metadata=_range(1, 1_000_000))
     pointing: bool = True  # pointing game on synthetic shapes with known boxes
     pointing_train: int = field(default=6000, metadata=_range(4, 1_000_000))  # training images
     pointing_samples: int = field(default=200, metadata=_range(1, 100_000))  # scored images

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 import numpy as np
 
 from . import images
+from .figcache import Figure
 from .samples import Sample
 from .site import LayerInfo, Variant, img_path
 
@@ -33,15 +34,16 @@ def sample_figures(
     acts: dict[str, np.ndarray],
     layers: list[LayerInfo],
     ranges: dict[str, tuple[float, float]],
-) -> Iterator[tuple[str, bytes]]:
-    """Input and every spatial stage's unit maps of one sample (attribution maps: see below).
+) -> Iterator[tuple[str, Figure]]:
+    """Input and every spatial stage's unit maps of one sample (attribution maps: see below),
+    as lazy figures (drawn only when the figure cache and the live site lack them).
 
     Args:
       acts: {stage: (h, w, K) or (K,)}.
       ranges: filled with the (vmin, vmax) each figure group was drawn with, keyed like its path.
     """
     sid = sample.id
-    yield img_path("samples", sid, "input"), images.image_png(sample.x)
+    yield img_path("samples", sid, "input"), images.image_figure(sample.x)
     for layer in layers:
         a = acts[layer.name]
         lo, hi = images.value_range(a, layer.signed)  # one scale per stage: units comparable
@@ -49,13 +51,13 @@ def sample_figures(
         if not layer.is_map:  # a vector: one strip, a cell per unit
             yield (
                 img_path("samples", sid, layer.name),
-                images.map_png(a[None, :], lo, hi, layer.signed),
+                images.map_figure(a[None, :], lo, hi, layer.signed),
             )
             continue
         for k in range(layer.units):
             yield (
                 img_path("samples", sid, layer.name, k),
-                images.map_png(a[..., k], lo, hi, layer.signed),
+                images.map_figure(a[..., k], lo, hi, layer.signed),
             )
 
 
@@ -68,8 +70,8 @@ def _extent(maps: np.ndarray, signed: bool) -> float:
 def attribution_figures(
     samples: list[Sample],
     variants: list[Variant],
-    arts: dict[str, dict[str, dict[str, np.ndarray]]],
-) -> tuple[Iterator[tuple[str, bytes]], dict[str, dict[str, dict[int, dict]]]]:
+    arts: Mapping[str, Mapping[str, dict[str, np.ndarray]]],
+) -> tuple[Iterator[tuple[str, Figure]], dict[str, dict[str, dict[int, dict]]]]:
     """Every attribution map in every normalization scope, and what the pages show about it.
 
     Signed maps are drawn in the diverging map on [-m, m]; unsigned ones (Grad-CAM family) in the
@@ -78,9 +80,10 @@ def attribution_figures(
 
     Args:
       arts: {variant key: {sample id: artifact}}, an artifact being {"maps": (T, H, W),
-        "targets": (T,)} and, for probes with diagnostics, "diagnostics": (T, D).
+        "targets": (T,)} and, for probes with diagnostics, "diagnostics": (T, D). Read
+        again when drawn: the jobs hold no map (issue 10: memory).
     Returns:
-      (files, cells): files are drawn as they are iterated (so no list holds every PNG);
+      (files, cells): lazy figures, made as they are iterated (so no list holds every PNG);
       cells[sample id][variant key][class] = {"img": {scope: path}, "range": {scope: (lo, hi)},
       "diag": {name: value}}.
     """
@@ -92,13 +95,14 @@ def attribution_figures(
     cells: dict[str, dict[str, dict[int, dict]]] = {}
     for s in samples:
         per_class: dict[int, float] = {}
+        mine_arts = {v.key: arts[v.key][s.id] for v in variants}  # this sample's, read once
         for v in variants:
-            a = arts[v.key][s.id]
+            a = mine_arts[v.key]
             for m, c in zip(a["maps"], a["targets"], strict=True):
                 per_class[int(c)] = max(per_class.get(int(c), 0.0), _extent(m, v.method.signed))
         cells[s.id] = {}
         for v in variants:
-            a, mine = arts[v.key][s.id], {}
+            a, mine = mine_arts[v.key], {}
             for i, (m, c) in enumerate(zip(a["maps"], a["targets"], strict=True)):
                 c = int(c)
                 if c in mine:  # predicted == true class: computed twice, shown once
@@ -115,19 +119,20 @@ def attribution_figures(
                     cell["range"][scope] = (lo, hi)
                     if top not in drawn:
                         drawn[top] = img_path("samples", s.id, v.key, f"{c}-{scope}")
-                        jobs.append((drawn[top], s.x, m, lo, hi, v.method.signed))
+                        jobs.append((drawn[top], s, v.key, i, lo, hi, v.method.signed))
                     cell["img"][scope] = drawn[top]
                 if "diagnostics" in a:
                     names = v.method.diagnostic_names
                     cell["diag"] = dict(zip(names, map(float, a["diagnostics"][i]), strict=True))
                 mine[c] = cell
             cells[s.id][v.key] = mine
-    return _draw(jobs), cells
+    return _draw(jobs, arts), cells
 
 
-def _draw(jobs: list[tuple]) -> Iterator[tuple[str, bytes]]:
-    for path, x, m, lo, hi, signed in jobs:
+def _draw(jobs: list[tuple], arts: Mapping) -> Iterator[tuple[str, Figure]]:
+    for path, s, vkey, i, lo, hi, signed in jobs:
+        m = arts[vkey][s.id]["maps"][i]
         if signed:
-            yield path, images.map_png(m, lo, hi, signed=True)
+            yield path, images.map_figure(m, lo, hi, signed=True)
         else:
-            yield path, images.overlay_png(x, m, lo, hi, signed=False)
+            yield path, images.overlay_figure(s.x, m, lo, hi, signed=False)

@@ -53,40 +53,75 @@ def to_index(a: np.ndarray, vmin: float, vmax: float) -> np.ndarray:
     )
 
 
+def _encode(rgb_or_gray: np.ndarray) -> bytes:
+    """Encode uint8 (H, W) or (H, W, 3) as PNG; deterministic (no time chunks)."""
+    buf = io.BytesIO()
+    Image.fromarray(rgb_or_gray).save(buf, format="PNG", compress_level=6)
+    return buf.getvalue()
+
+
 def png(rgb_or_gray: np.ndarray) -> bytes:
     """Encode uint8 (H, W) or (H, W, 3) as PNG; deterministic (no time chunks). Memoized by the
     pixels in the build's figure cache (figcache.py), so a rebuild re-encodes nothing."""
+    return figcache.encode("png", rgb_or_gray, (), lambda: _encode(rgb_or_gray))
 
-    def draw() -> bytes:
-        buf = io.BytesIO()
-        Image.fromarray(rgb_or_gray).save(buf, format="PNG", compress_level=6)
-        return buf.getvalue()
 
-    return figcache.encode("png", rgb_or_gray, (), draw)
+def map_figure(a: np.ndarray, vmin: float, vmax: float, signed: bool) -> figcache.Figure:
+    """A 2-D map in the sequential or diverging colour map, keyed by (a, vmin, vmax, signed):
+    drawn only if the figure cache lacks it."""
+    a = np.asarray(a)
+    lut = LUTS["diverging" if signed else "sequential"]
+    draw = lambda: _encode(lut[to_index(a, vmin, vmax)])  # noqa: E731
+    return figcache.figure("map", (a,), (float(vmin), float(vmax), bool(signed)), draw)
 
 
 def map_png(a: np.ndarray, vmin: float, vmax: float, signed: bool) -> bytes:
     """A 2-D map in the sequential or diverging colour map."""
-    lut = LUTS["diverging" if signed else "sequential"]
-    return png(lut[to_index(a, vmin, vmax)])
+    return map_figure(a, vmin, vmax, signed).png()
+
+
+def _image_pixels(x: np.ndarray) -> np.ndarray:
+    u8 = np.clip(np.round(np.asarray(x) * 255), 0, 255).astype(np.uint8)
+    return u8[..., 0] if u8.shape[-1] == 1 else u8
+
+
+def image_figure(x: np.ndarray) -> figcache.Figure:
+    """A model input (H, W, C) in [0, 1] as a grayscale or RGB PNG, keyed by x."""
+    x = np.asarray(x)
+    return figcache.figure("image", (x,), (), lambda: _encode(_image_pixels(x)))
 
 
 def image_png(x: np.ndarray) -> bytes:
     """A model input (H, W, C) in [0, 1] as a grayscale or RGB PNG."""
-    u8 = np.clip(np.round(np.asarray(x) * 255), 0, 255).astype(np.uint8)
-    return png(u8[..., 0] if u8.shape[-1] == 1 else u8)
+    return image_figure(x).png()
+
+
+def _overlay_pixels(
+    x: np.ndarray, a: np.ndarray, vmin: float, vmax: float, signed: bool, alpha: float
+) -> np.ndarray:
+    lut = LUTS["diverging" if signed else "sequential"]
+    heat = lut[to_index(a, vmin, vmax)].astype(np.float64)
+    base = np.asarray(x, np.float64)
+    base = np.repeat(base, 3, -1) if base.shape[-1] == 1 else base
+    mixed = (1 - alpha) * base * 255 + alpha * heat
+    return np.clip(np.round(mixed), 0, 255).astype(np.uint8)
+
+
+def overlay_figure(
+    x: np.ndarray, a: np.ndarray, vmin: float, vmax: float, signed: bool, alpha: float = 0.6
+) -> figcache.Figure:
+    """A heat map blended over the (grayscale) input, keyed by (x, a, vmin, vmax, signed, alpha)."""
+    x, a = np.asarray(x), np.asarray(a)
+    opts = (float(vmin), float(vmax), bool(signed), float(alpha))
+    draw = lambda: _encode(_overlay_pixels(x, a, vmin, vmax, signed, alpha))  # noqa: E731
+    return figcache.figure("overlay", (x, a), opts, draw)
 
 
 def overlay_png(
     x: np.ndarray, a: np.ndarray, vmin: float, vmax: float, signed: bool, alpha: float = 0.6
 ) -> bytes:
     """A heat map blended over the (grayscale) input, so the map can be read against the image."""
-    lut = LUTS["diverging" if signed else "sequential"]
-    heat = lut[to_index(a, vmin, vmax)].astype(np.float64)
-    base = np.asarray(x, np.float64)
-    base = np.repeat(base, 3, -1) if base.shape[-1] == 1 else base
-    mixed = (1 - alpha) * base * 255 + alpha * heat
-    return png(np.clip(np.round(mixed), 0, 255).astype(np.uint8))
+    return overlay_figure(x, a, vmin, vmax, signed, alpha).png()
 
 
 def colorbar_png(signed: bool) -> bytes:

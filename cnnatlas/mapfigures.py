@@ -76,26 +76,30 @@ def _grey4(xs: np.ndarray) -> Image.Image:
     return im
 
 
-def _png(im: Image.Image, **kw) -> bytes:
-    """Encode with optimize=True (slow for the sprite: memoized in the figure cache)."""
+def _png(im: Image.Image, cache: bool = True, **kw) -> bytes:
+    """Encode with optimize=True (slow for the sprite: memoized in the figure cache, unless
+    `cache` is False: a figure keyed by its inputs is being drawn)."""
 
     def draw() -> bytes:
         buf = io.BytesIO()
         im.save(buf, format="PNG", optimize=True, **kw)
         return buf.getvalue()
 
+    if not cache:
+        return draw()
     options = (im.mode, tuple(im.getpalette() or ()), sorted(kw.items()))
     return figcache.encode("optimized", np.asarray(im), options, draw)
 
 
-def _sheet_png(sheet: np.ndarray) -> bytes:
+def _sheet_png(sheet: np.ndarray, cache: bool = True) -> bytes:
     """(H, W, C) in [0, 1] -> a 4-bit grey PNG (C = 1) or an RGB PNG (C = 3: colour kept)."""
     if sheet.shape[-1] == 1:
-        return _png(_grey4(sheet[..., 0]), bits=4)
-    return _png(Image.fromarray(np.clip(np.round(sheet * 255), 0, 255).astype(np.uint8), "RGB"))
+        return _png(_grey4(sheet[..., 0]), cache, bits=4)
+    rgb = np.clip(np.round(sheet * 255), 0, 255).astype(np.uint8)
+    return _png(Image.fromarray(rgb, "RGB"), cache)
 
 
-def sprite(xs: np.ndarray, cols: int = SPRITE_COLS) -> bytes:
+def sprite(xs: np.ndarray, cols: int = SPRITE_COLS, cache: bool = True) -> bytes:
     """All thumbnails (N, H, W, C) in [0, 1], row-major, `cols` per row, as one PNG."""
     xs = np.asarray(xs, np.float32)
     n, h, w, c = xs.shape
@@ -103,7 +107,13 @@ def sprite(xs: np.ndarray, cols: int = SPRITE_COLS) -> bytes:
     sheet = np.zeros((rows * cols, h, w, c), np.float32)
     sheet[:n] = xs
     sheet = sheet.reshape(rows, cols, h, w, c).transpose(0, 2, 1, 3, 4)
-    return _sheet_png(sheet.reshape(rows * h, cols * w, c))
+    return _sheet_png(sheet.reshape(rows * h, cols * w, c), cache)
+
+
+def sprite_figure(xs: np.ndarray, cols: int = SPRITE_COLS) -> figcache.Figure:
+    """`sprite` as a lazy figure keyed by the thumbnails (issue 10: a rebuild draws no sheet)."""
+    xs = np.asarray(xs)
+    return figcache.figure("sprite", (xs,), (cols,), lambda: sprite(xs, cols, cache=False))
 
 
 def grid_cells(xy: np.ndarray, g: int) -> np.ndarray:
@@ -168,8 +178,8 @@ def map_files(
     labels: np.ndarray,
     preds: np.ndarray,
     settings: dict[str, object],
-) -> Iterator[tuple[str, bytes]]:
-    """Every file of the map pages; fills `site.extra["maps"]` with what the pages show.
+) -> Iterator[tuple[str, bytes | figcache.Figure]]:
+    """Every file of the map pages (the sprite as a lazy figure); fills `site.extra["maps"]`.
 
     Args:
       layouts: {layer: (xy (N, 2), quality, feature dims)}, in page order.
@@ -185,7 +195,7 @@ def map_files(
         if s.id.startswith("test-") and s.id[5:].isdigit() and int(s.id[5:]) < n
     }
     h, w = xs.shape[1:3]
-    yield img_path("maps", "sprite"), sprite(xs)
+    yield img_path("maps", "sprite"), sprite_figure(xs)
     points = {
         "n": n,
         "labels": labels.tolist(),

@@ -19,6 +19,7 @@ from . import (
     mapfigures,
     playground,
     publish,
+    search,
     unitfigs,
 )
 from .cache import Cache
@@ -73,6 +74,7 @@ class BuildReport:
     weights: str = ""
     seconds: dict[str, float] = field(default_factory=dict)
     compile_seconds: dict[str, float] = field(default_factory=dict)  # JAX tracing + XLA compile
+    compute_seconds: dict[str, float] = field(default_factory=dict)  # per probe, misses only
     warnings: list[str] = field(default_factory=list)
     rendered: dict[str, tuple[str, str]] = field(default_factory=dict)  # url -> (type, template)
     report_bytes: int = 0  # report.html, when written (issue 8)
@@ -115,7 +117,7 @@ def build(cfg: Config, out: Path, cache_dir: Path, ui: UI | None = None) -> Buil
         ui.info(f"{phase}: {now - clock:.1f}s (compile {comp - compiled:.1f}s)")
         clock, compiled = now, comp
 
-    data = load_dataset(cfg.dataset)
+    data = load_dataset(cfg.dataset, cache_dir)  # issue 10: hash memoized, train split lazy
     for line in data.warnings:  # files of an image folder that were skipped (issue 13)
         ui.warn(f"dataset: {line}")
     if cfg.compute.test_limit:
@@ -156,12 +158,13 @@ def build(cfg: Config, out: Path, cache_dir: Path, ui: UI | None = None) -> Buil
         match_background=data.input_shape[-1] == 1 and data.dark_background,
     )
     ctx = ComputeContext(cache, net, prov.weights_sha256, cfg.seed, cfg.compute.memory_mb)
-    acts = run_activations(ctx, samples)
+    acts = run_activations(ctx, samples)  # read from the cache per sample when used (issue 10)
+    probs = {s.id: {"probs": acts[s.id]["probs"]} for s in samples}  # all most steps need
     # every attribution method listed in the config ([probes.<name>]), in registry order
     enabled = [n for n, sp in PROBES.items() if sp.kind == "attribution" and n in cfg.probes]
-    attributions = {n: run_attribution(ctx, PROBES[n], hparams[n], samples, acts) for n in enabled}
-    faith = faithfulness.evaluate(ctx, cfg.trust, samples, acts, attributions)  # issue 12
-    checks = sanity.evaluate(ctx, cfg, spec, data, samples, acts, attributions, hparams, cache_dir)
+    attributions = {n: run_attribution(ctx, PROBES[n], hparams[n], samples, probs) for n in enabled}
+    faith = faithfulness.evaluate(ctx, cfg.trust, samples, probs, attributions)  # issue 12
+    checks = sanity.evaluate(ctx, cfg, spec, data, samples, probs, attributions, hparams, cache_dir)
     test = evaluate_test_set(ctx, data.test_x, data.test_y, data.sha256)
     maps = layout.run_layouts(ctx, data.test_x, data.test_y, data.sha256, cfg.maps)  # t-SNE
     unit_fv = featurevis.run_featurevis(ctx, cfg.featurevis)  # issue 5: maximizing images
@@ -170,6 +173,7 @@ def build(cfg: Config, out: Path, cache_dir: Path, ui: UI | None = None) -> Buil
     )
     report.computed = sum(c for c, _ in ctx.counts.values())
     report.cached = sum(c for _, c in ctx.counts.values())
+    report.compute_seconds = dict(ctx.seconds)
     lap("compute")
 
     counts = spec.param_counts()
@@ -181,8 +185,8 @@ def build(cfg: Config, out: Path, cache_dir: Path, ui: UI | None = None) -> Buil
         SampleInfo(
             s.id,
             s.label,
-            int(np.argmax(acts[s.id]["probs"])),
-            tuple(float(p) for p in acts[s.id]["probs"]),
+            int(np.argmax(probs[s.id]["probs"])),
+            tuple(float(p) for p in probs[s.id]["probs"]),
             s.source,
             s.preprocessing,
         )
@@ -218,13 +222,15 @@ def build(cfg: Config, out: Path, cache_dir: Path, ui: UI | None = None) -> Buil
     )
     from .writer import ImageSink, SiteWriter
 
-    writer = SiteWriter(out)
+    writer = SiteWriter(out, cache_dir)  # issue 10: rewrites only changed files
     figs = figcache.start(cache_dir, ui.warn)  # issue 10: PNGs memoized by their pixels
     try:
         ranges: dict = {}
         files = ImageSink(writer, figures.colorbars())  # written as they come, not held
+        peaks = {}  # each sample's per-unit maxima: what the unit pages need of its activations
         for s in samples:
             files.extend(figures.sample_figures(s, acts[s.id], layers, ranges))
+            peaks[s.id] = unitfigs.unit_peaks(spec, acts[s.id])
         methods = [method_info(PROBES[n], hparams[n], method_prose.get(n)) for n in enabled]
         variants = [Variant(m, layer) for m in methods for layer in attributions[m.name]]
         arts = {v.key: attributions[v.method.name][v.layer] for v in variants}
@@ -236,6 +242,7 @@ def build(cfg: Config, out: Path, cache_dir: Path, ui: UI | None = None) -> Buil
         trust_curves.annotate_cells(cells, site.extra, {s.id: s.pred for s in infos})
         signed = {m.name: m.signed for m in methods}
         files.extend(sanity_site.add_to_site(site.extra, checks, samples, signed, cfg.trust))
+        del checks  # the randomized maps (issue 10: up to trust.sanity_samples of them) are done
         if maps:  # t-SNE maps: sprite, grids, scatters, point data (.js)
             n_map = len(next(iter(maps.values())).xy)
             shown = ("library", "perplexity", "n_iter", "grid")
@@ -257,7 +264,7 @@ def build(cfg: Config, out: Path, cache_dir: Path, ui: UI | None = None) -> Buil
             data.test_x,
             data.test_y,
             site.classes,
-            acts,
+            peaks,
             lambda layer, k: site.url_for("unit", (layer, k)),
         )
         files.extend(unit_files)
@@ -275,23 +282,25 @@ def build(cfg: Config, out: Path, cache_dir: Path, ui: UI | None = None) -> Buil
                 writer.write(path, data_bytes)
         # playground (issue 11): weights and stage list, the fixed samples' inputs; run in the page
         if playground_page.supports(site) is None:
-            play = playground.playground_files(spec, net.params, names, samples, acts)
+            play = playground.playground_files(spec, net.params, names, samples, probs)
             for path, data_bytes in play:
                 writer.write(path, data_bytes)
         site.extra.update(reading=reading, reading_by_page=reading.by_page())
         site.extra["concepts"] = concepts
         lap("figures")
-        env = environment(TEMPLATES)
+        env = environment(TEMPLATES, cache_dir / "templates")  # compiled templates kept
         common = {"site": site, "nav": NAV, "version": __version__}
         # every page URL of this build, so that prose links to pages the build lacks are dropped
-        first_pass = [p for make in PAGE_TYPES.values() for p in make(site)]
-        site.extra["page_urls"] = frozenset(p.url for p in first_pass)
-        site.extra["page_titles"] = {p.url: p.context.get("title", "") for p in first_pass}
+        first_pass = [  # (url, title): the pages' contexts are not kept (issue 10)
+            (p.url, p.context.get("title", "")) for m in PAGE_TYPES.values() for p in m(site)
+        ]
+        site.extra["page_urls"] = frozenset(url for url, _ in first_pass)
+        site.extra["page_titles"] = dict(first_pass)
         rendered = []  # (page type, page): the search index and the sitemap list them (issue 8)
         for page_type, make_pages in PAGE_TYPES.items():
             for page in make_pages(site):
                 writer.write(page.url, render(env, page, common))
-                rendered.append((page_type, page))
+                rendered.append((page_type, search.slim(page)))  # not every page's context
                 report.pages += 1
         report.rendered = {p.url: (kind, p.template) for kind, p in rendered}
         if cfg.site.report:  # one self-contained file with every image inlined (issue 8)

@@ -30,6 +30,14 @@ KIND_ORDER = (
 KIND_LABELS = {"home": "model", "reading": "reading list", "reference": "reading"}
 
 Entry = tuple[str, str, str, str, str]  # title, site-relative url, kind, subtitle, keywords
+CONTEXT_KEYS = ("title", "s", "layer", "cls", "method", "concept")  # what `entries` reads
+
+
+def slim(page: Page) -> Page:
+    """The page with only the context `entries` reads (its title and entities), so that a build
+    can list every page for the index without holding every page's context (issue 10)."""
+    ctx = page.context
+    return Page(page.url, page.template, {k: ctx[k] for k in CONTEXT_KEYS if k in ctx})
 
 
 def _plain(markdown: str, limit: int = 110) -> str:

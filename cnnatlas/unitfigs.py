@@ -7,7 +7,7 @@ a layer's maximizing images are one file and receptive-field crops need no files
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -15,6 +15,7 @@ import numpy as np
 from . import images
 from .config import FeatureVisConfig
 from .featurevis import TITLES, Variant, variants
+from .figcache import Figure
 from .models import ModelSpec
 from .site import ClassInfo, img_path
 from .units import ReceptiveField, class_selectivity, receptive_fields, unit_layers
@@ -42,13 +43,16 @@ def crop(
     }
 
 
-def sprite_files(fv: dict, order: dict[str, list[Variant]]) -> Iterator[tuple[str, bytes]]:
+def sprite_files(fv: dict, order: dict[str, list[Variant]]) -> Iterator[tuple[str, Figure]]:
     """One PNG per layer: rows = variants, columns = units, each image at native resolution."""
     for layer, vs in order.items():
         if not vs:
             continue
         rows = [np.concatenate(list(fv[layer][v.name]["images"]), axis=1) for v in vs]
-        yield img_path("units", layer, "featurevis"), images.image_png(np.concatenate(rows, axis=0))
+        yield (
+            img_path("units", layer, "featurevis"),
+            images.image_figure(np.concatenate(rows, axis=0)),
+        )
 
 
 def _hex(rgb: np.ndarray) -> str:
@@ -226,6 +230,12 @@ def _input_shape(spec: ModelSpec, shapes: dict, layer: str) -> tuple[int, ...]:
     return before
 
 
+def unit_peaks(spec: ModelSpec, acts: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """{unit layer: (K,) each unit's largest activation} of one sample's {stage: array}: all
+    the unit pages need of the sample set, so its activations need not stay in memory."""
+    return {n: np.asarray(acts[n]).reshape(-1, acts[n].shape[-1]).max(0) for n in unit_layers(spec)}
+
+
 def layer_data(
     spec: ModelSpec,
     params: dict,
@@ -235,16 +245,16 @@ def layer_data(
     rf: dict[str, ReceptiveField],
     test_y: np.ndarray,
     classes: list[ClassInfo],
-    sample_acts: dict[str, dict[str, np.ndarray]],
+    sample_peaks: Mapping[str, Mapping[str, np.ndarray]],
     url: Any,
 ) -> tuple[list[dict], set[int]]:
     """Per unit layer: its units' page data. Returns (layers, test indices used as examples).
 
-    url(layer, k) gives a unit page's site URL. sample_acts: {sample id: {stage: array}}.
+    url(layer, k) gives a unit page's site URL. sample_peaks: {sample id: `unit_peaks`}.
     """
     shapes = spec.shapes()
     hw = spec.input_shape[:2]
-    ids = {int(s[5:]): s for s in sample_acts if s.startswith("test-") and s[5:].isdigit()}
+    ids = {int(s[5:]): s for s in sample_peaks if s.startswith("test-") and s[5:].isdigit()}
     ctx = {"shapes": shapes, "rf": rf, "input_hw": hw, "classes": classes, "test_y": test_y}
     ctx.update(used=set(), sample_ids=ids)
     names = unit_layers(spec)
@@ -261,7 +271,7 @@ def layer_data(
         unit_list = []
         for k in range(units):
             cmax = float(means[:, k].max()) or 1.0
-            acts = [(float(np.max(a[layer][..., k])), sid) for sid, a in sample_acts.items()]
+            acts = [(float(p[layer][k]), sid) for sid, p in sample_peaks.items()]
             acts = sorted(acts, key=lambda t: (-t[0], t[1]))[:6]
             bars = [
                 {
@@ -306,10 +316,10 @@ def layer_data(
     return out, ctx["used"]
 
 
-def example_files(test_x: np.ndarray, used: set[int]) -> Iterator[tuple[str, bytes]]:
+def example_files(test_x: np.ndarray, used: set[int]) -> Iterator[tuple[str, Figure]]:
     """The test images shown as top / bottom examples, once each."""
     for i in sorted(used):
-        yield img_path("test", f"{i:05d}"), images.image_png(test_x[i])
+        yield img_path("test", f"{i:05d}"), images.image_figure(test_x[i])
 
 
 def unit_site(
@@ -321,9 +331,9 @@ def unit_site(
     test_x: np.ndarray,
     test_y: np.ndarray,
     classes: list[ClassInfo],
-    sample_acts: dict[str, dict[str, np.ndarray]],
+    sample_peaks: Mapping[str, Mapping[str, np.ndarray]],
     url: Any,
-) -> tuple[list[tuple[str, bytes]], dict]:
+) -> tuple[list[tuple[str, Figure]], dict]:
     """Everything the unit pages need: (files to write, data for `site.extra["units"]`).
 
     The data: {"layers": [layer data], "names": unit layer names, "classvis": {class index:
@@ -331,7 +341,7 @@ def unit_site(
     """
     order = {layer: variants(cfg, spec, layer) for layer in unit_layers(spec)}
     layers, used = layer_data(
-        spec, params, fv, order, stats, receptive_fields(spec), test_y, classes, sample_acts, url
+        spec, params, fv, order, stats, receptive_fields(spec), test_y, classes, sample_peaks, url
     )
     files = [*sprite_files(fv, order), *example_files(test_x, used)]
     last = layers[-1] if layers else None

@@ -1,9 +1,11 @@
 """End-to-end builds of the tiny config: links, determinism, caching, and crash safety."""
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from cnnatlas import pipeline
@@ -96,7 +98,36 @@ def test_changed_hyperparameter_recomputes_only_that_method(tiny_build, tmp_path
     report = build(cfg, tmp_path / "s", cache)
     # 10 samples × gradcam at the new layer, and their deletion / insertion curves (issue 12);
     # its sanity checks at the new deepest layer: 5 randomization levels, shuffled labels, pointing
-    assert report.computed == 20 + 7
+    # and the similarity of its maps with their randomized maps (cached since issue 10)
+    assert report.computed == 20 + 7 + 1
+
+
+def test_added_sample_computes_only_that_samples_artifacts(tiny_build, tmp_path):
+    """Issue 10: one new image in the samples folder adds only its own cache entries."""
+    from PIL import Image
+
+    _, cache, _ = tiny_build
+    shutil.copytree(cache, tmp_path / "cache")
+    before = {p.relative_to(tmp_path / "cache") for p in (tmp_path / "cache").rglob("*.json")}
+    (tmp_path / "samples").mkdir()
+    yy, xx = np.mgrid[:28, :28]
+    Image.fromarray(((xx * 9 + yy * 3) % 256).astype(np.uint8)).save(tmp_path / "samples/new.png")
+    cfg = load_config(TINY_CONFIG, {"samples": {"dir": str(tmp_path / "samples")}})
+    report = build(cfg, tmp_path / "s", tmp_path / "cache")
+    assert report.computed > 0
+    added = [
+        p for p in (tmp_path / "cache").rglob("*.json")
+        if p.relative_to(tmp_path / "cache") not in before and p.name != "profile.json"
+    ]  # fmt: skip
+    owners = {p.relative_to(tmp_path / "cache"): json.loads(p.read_text()) for p in added}
+    mine = [k for k, m in owners.items() if m.get("sample") == "user-new"]
+    # the sanity checks are cached per sample set (their maps, then their similarity numbers):
+    # those are the only entries that cover other samples too
+    shared = {k: m for k, m in owners.items() if k not in mine}
+    assert {k.parts[0] for k in shared} <= {"sanity"}, sorted(map(str, shared))
+    assert all("user-new" in m.get("samples", ["user-new"]) for m in shared.values())
+    assert {k.parts[0] for k in mine} >= {"activations", "gradcam", "occlusion", "faithfulness"}
+    assert len(added) == report.computed
 
 
 def test_failed_build_leaves_previous_site_intact(tiny_build, tmp_path, monkeypatch):

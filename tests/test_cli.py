@@ -55,3 +55,29 @@ def test_debug_shows_the_traceback(tmp_path):
 def test_missing_config_file(tmp_path):
     r = run("--config", str(tmp_path / "nope.toml"))
     assert r.returncode == 1 and "config file not found" in r.stderr
+
+
+def test_profile_table_json_and_trace(tiny_build, tmp_path):
+    """`--profile` prints the per-phase table and saves it as JSON whose numbers add up;
+    `--trace` writes a JAX profiler trace. A copy of the session build's cache makes it a rebuild."""
+    import json
+    import shutil
+
+    _, cache, _ = tiny_build
+    shutil.copytree(cache, tmp_path / "cache")
+    r = run(
+        "--config", str(ROOT / "tests" / "tiny.toml"), "--out", str(tmp_path / "site"),
+        "--cache", str(tmp_path / "cache"), "--profile", "--trace", str(tmp_path / "trace"),
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "build profile" in r.stdout and "compile seconds" in r.stdout
+    prof = json.loads((tmp_path / "cache" / "profile.json").read_text())
+    assert set(prof["seconds"]) == {"data", "model", "compute", "figures", "render"}
+    assert set(prof["compile_seconds"]) == set(prof["seconds"])
+    for phase, sec in prof["seconds"].items():
+        assert 0 <= prof["compile_seconds"][phase] <= sec + 0.05
+        assert f"{sec:.2f}" in r.stdout  # the table shows what the JSON holds
+    assert f"{sum(prof['seconds'].values()):.2f}" in r.stdout
+    assert prof["computed"] == 0 and prof["cached"] > 0 and prof["compute_seconds"] == {}
+    assert prof["pages"] > 0 and prof["images"] > 0
+    assert list((tmp_path / "trace").rglob("*.xplane.pb")), "no profiler trace written"

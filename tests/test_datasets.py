@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import hashlib
+import os
 from pathlib import Path
 
 import numpy as np
@@ -248,6 +249,68 @@ def test_idx_hash_is_atlas_v0s(tmp_path):
         load_dataset(DatasetConfig(path=tmp_path, channels=3))
     with pytest.raises(DataError, match="holds 4×4 images but dataset.size = 8"):
         load_dataset(DatasetConfig(path=tmp_path, size=8))
+
+
+def _idx_folder(root: Path, seed: int = 0) -> dict[str, np.ndarray]:
+    """Four gzipped IDX files of random 4×4 images (dark ground: values < 40), labels 0..2."""
+    rng = np.random.default_rng(seed)
+    arrays = {
+        "train-images-idx3-ubyte": rng.integers(0, 40, (6, 4, 4), np.uint8),
+        "train-labels-idx1-ubyte": np.array([0, 1, 2, 0, 1, 2], np.uint8),
+        "t10k-images-idx3-ubyte": rng.integers(0, 40, (3, 4, 4), np.uint8),
+        "t10k-labels-idx1-ubyte": np.array([2, 1, 0], np.uint8),
+    }
+    root.mkdir(parents=True, exist_ok=True)
+    for name, a in arrays.items():
+        dims = b"".join(n.to_bytes(4, "big") for n in a.shape)
+        data = (0x800 + a.ndim).to_bytes(4, "big") + dims + a.tobytes()
+        (root / f"{name}.gz").write_bytes(gzip.compress(data, mtime=0))
+    return arrays
+
+
+def test_idx_hash_memo_and_lazy_training_images(tmp_path, monkeypatch):
+    """Issue 10: with a cache folder the hash is memoized by the files' stat and a rebuild reads
+    no training images unless asked; a file rewritten with the same size and mtime is noticed
+    (its ctime changed), and every load equals a load without memo."""
+    from cnnatlas.datasets import idx
+
+    root, cache = tmp_path / "idx", tmp_path / "cache"
+    arrays = _idx_folder(root)
+    cfg = DatasetConfig(path=root)
+    plain = load_dataset(cfg)
+    assert load_dataset(cfg, cache).sha256 == plain.sha256 and not cache.exists()  # none made
+    cache.mkdir()
+    first = load_dataset(cfg, cache)  # computes and writes the memo
+    assert first.sha256 == plain.sha256 and (cache / idx.MEMO_DIR).is_dir()
+    read = []
+    real = idx.read_idx
+    monkeypatch.setattr(idx, "read_idx", lambda p, r: read.append(p.name) or real(p, r))
+    second = load_dataset(cfg, cache)
+    assert second.sha256 == plain.sha256
+    assert "train-images-idx3-ubyte.gz" not in read  # lazy: not read yet
+    assert second.dark_background is plain.dark_background is True  # from the first images only
+    assert "train-images-idx3-ubyte.gz" not in read
+    np.testing.assert_array_equal(second.train_x, plain.train_x)  # read on first use
+    expected = arrays["train-images-idx3-ubyte"][..., None].astype(np.float32) / np.float32(255)
+    np.testing.assert_array_equal(second.train_x, expected)
+    assert read.count("train-images-idx3-ubyte.gz") == 1
+    # the same size and mtime, other pixels: the memo must not answer (ctime tells)
+    path = root / "train-images-idx3-ubyte.gz"
+    raw = gzip.decompress(path.read_bytes())
+    path.write_bytes(raw)  # uncompressed (read by its magic bytes, not its name)
+    assert load_dataset(cfg, cache).sha256 == plain.sha256  # memo rewritten for this file
+    st = path.stat()
+    changed = arrays["train-images-idx3-ubyte"].copy()
+    changed[0, 0, 0] ^= 1
+    path.write_bytes(raw[:16] + changed.tobytes())
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert (path.stat().st_size, path.stat().st_mtime_ns) == (st.st_size, st.st_mtime_ns)
+    third = load_dataset(cfg, cache)
+    assert third.sha256 == load_dataset(cfg).sha256 != plain.sha256
+    np.testing.assert_array_equal(third.train_x[..., 0], changed.astype(np.float32) / 255)
+    # other class names: the hash covers them
+    named = DatasetConfig(path=root, class_names=("a", "b", "c"))
+    assert load_dataset(named, cache).sha256 == load_dataset(named).sha256 != third.sha256
 
 
 def test_config_keys(tmp_path):

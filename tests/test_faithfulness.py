@@ -153,6 +153,39 @@ def test_results_are_cached_per_map_and_sample(tiny_net, tmp_path):
     assert a["auc"][0] == pytest.approx(F.auc(a["fractions"], a["deletion"]))
 
 
+def test_misses_run_in_memory_budget_groups_and_results_are_read_lazily(
+    tiny_net, tmp_path, monkeypatch
+):
+    """Issue 10: with a budget of one sample per call, a cold run computes and stores the misses
+    sample by sample; the stored values equal one all-at-once run's, and the results are
+    cache-backed mappings (nothing read back until asked for)."""
+    xs = np.array(jax.random.uniform(jax.random.key(8), (3, 8, 8, 1)))
+    samples = [Sample(f"s{i}", xs[i], 0, "test") for i in range(3)]
+    preds = {s.id: 1 for s in samples}
+    maps = {s.id: np.asarray(jax.random.normal(jax.random.key(i), (8, 8))) for i, s in
+            enumerate(samples)}  # fmt: skip
+
+    def run(root, memory_mb):
+        ctx = ComputeContext(Cache(root, warn=pytest.fail), tiny_net, "w" * 64, 0, memory_mb)
+        out = F.run_faithfulness(ctx, samples, preds, {"m/input": maps}, step=8, blur_sigma=1.0)
+        return ctx, out
+
+    _, whole = run(tmp_path / "whole", 64)
+    sizes, real = [], F.curves
+    monkeypatch.setattr(F, "curves", lambda net, xs, *a, **k: sizes.append(len(xs)) or real(
+        net, xs, *a, **k))  # fmt: skip
+    monkeypatch.setattr(F, "_bytes_per_sample", lambda shape: 2**20)
+    ctx, grouped = run(tmp_path / "grouped", 1)
+    assert sizes == [1] * 9  # 3 samples × (1 map set + 2 baselines), one call each
+    assert ctx.memo.size == 0 and list(grouped["m/input"]) == ["s0", "s1", "s2"]
+    stored = sorted(p.name for p in (tmp_path / "grouped").rglob("*.npz"))
+    assert stored == sorted(p.name for p in (tmp_path / "whole").rglob("*.npz"))
+    for name, per in whole.items():
+        for sid in per:
+            for k, v in per[sid].items():
+                np.testing.assert_allclose(grouped[name][sid][k], v, rtol=1e-5, atol=1e-6)
+
+
 def test_unknown_trust_method_is_refused():
     assert F.check_methods((), ["saliency", "gradcam"], "x") == ["saliency", "gradcam"]
     assert F.check_methods(("gradcam",), ["saliency", "gradcam"], "x") == ["gradcam"]

@@ -53,6 +53,58 @@ def test_key_changes_with_every_input():
     assert len({k, *others}) == 6
 
 
+def test_figure_key_changes_with_every_drawing_input():
+    """Figures keyed by what they are drawn from (issue 10): any input changes the key; the same
+    values (another array object) keep it; and the lazy figure draws what map_png encodes."""
+    rng = np.random.default_rng(3)
+    a, x = rng.normal(size=(5, 4)).astype(np.float32), rng.random((5, 4, 1)).astype(np.float32)
+    k = images.map_figure(a, -1.0, 1.0, True).key
+    assert images.map_figure(a.copy(), -1, 1, True).key == k  # content, not identity
+    b = a.copy()
+    b[2, 3] += 1e-6
+    keys = [
+        k,
+        images.map_figure(b, -1.0, 1.0, True).key,  # one value
+        images.map_figure(a.astype(np.float64), -1.0, 1.0, True).key,  # dtype
+        images.map_figure(a.reshape(4, 5), -1.0, 1.0, True).key,  # shape
+        images.map_figure(a, -1.5, 1.0, True).key,  # vmin
+        images.map_figure(a, -1.0, 1.5, True).key,  # vmax
+        images.map_figure(a, -1.0, 1.0, False).key,  # colour map
+        images.overlay_figure(x, a, -1.0, 1.0, True).key,  # drawing function
+        images.overlay_figure(x, a, -1.0, 1.0, True, alpha=0.5).key,  # blend
+        images.overlay_figure(x + 0.5, a, -1.0, 1.0, True).key,  # the image under the map
+        images.image_figure(x).key,
+        images.image_figure(x[..., 0:1] * 0.5).key,
+    ]
+    assert len(set(keys)) == len(keys)
+    # independent reference: the colour table applied by hand, encoded as pixels
+    lut = images.LUTS["diverging"]
+    idx = np.clip(np.round((a.astype(np.float64) + 1.0) / 2.0 * 255), 0, 255).astype(np.uint8)
+    got = np.asarray(Image.open(io.BytesIO(images.map_figure(a, -1.0, 1.0, True).png())))
+    np.testing.assert_array_equal(got, lut[idx])
+
+
+def _encode(a: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(a).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_figure_hits_draw_nothing(tmp_path):
+    drawn = []
+
+    def fig(seed: int) -> figcache.Figure:
+        a = _pixels(seed)
+        return figcache.figure("test", (a,), (), lambda: drawn.append(seed) or _encode(a))
+
+    with figcache.use(tmp_path) as fc:
+        first = fig(0).png()
+        assert (drawn, fc.encoded) == ([0], 1)
+    with figcache.use(tmp_path) as fc:
+        assert fig(0).png() == first and fig(1).png() != first
+        assert (drawn, fc.encoded, fc.hits) == ([0, 1], 1, 1)  # the hit drew no pixels
+
+
 def test_corrupt_entry_warns_and_is_reencoded(tmp_path):
     x = _pixels(2)
     with figcache.use(tmp_path):
@@ -96,6 +148,15 @@ def test_entries_unused_by_recent_builds_are_dropped(tmp_path):
     assert figcache._active.get() is None  # no cache outside a build
 
 
+def _ids(root) -> dict[str, tuple[int, int]]:
+    """Each file's (inode, mtime_ns): both stay the same only if the file was not rewritten."""
+    return {
+        p.relative_to(root).as_posix(): (p.stat().st_ino, p.stat().st_mtime_ns)
+        for p in root.rglob("*")
+        if p.is_file()
+    }
+
+
 def _tree(root) -> dict[str, bytes]:
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
 
@@ -108,6 +169,11 @@ def test_template_edit_rerenders_pages_only(tiny_build, tmp_path, monkeypatch):
 
     _, cache, first = tiny_build
     assert first.figures_encoded > 100
+    cfg = load_config(TINY_CONFIG)
+    warm = tmp_path / "warm-cache"
+    shutil.copytree(cache, warm)
+    pipeline.build(cfg, tmp_path / "rebuilt", warm)  # the site before the edit
+    before, old_bytes = _ids(tmp_path / "rebuilt"), _tree(tmp_path / "rebuilt")
     templates = tmp_path / "templates"
     shutil.copytree(pipeline.TEMPLATES, templates)
     base = templates / "base.html"
@@ -120,16 +186,19 @@ def test_template_edit_rerenders_pages_only(tiny_build, tmp_path, monkeypatch):
     for name in ("batched", "batched_grid", "batched_diagnostics"):
         monkeypatch.setattr(compute, name, refuse)
     monkeypatch.setattr(weights, "train", refuse)
-    cfg = load_config(TINY_CONFIG)
-
-    warm = tmp_path / "warm-cache"
-    shutil.copytree(cache, warm)
     rebuilt = pipeline.build(cfg, tmp_path / "rebuilt", warm)
     assert rebuilt.computed == 0
     assert rebuilt.figures_encoded == 0
     assert rebuilt.figures_cached == first.figures_encoded + first.figures_cached
     html = (tmp_path / "rebuilt" / "index.html").read_text()
     assert "edited template" in html
+    # the writer rewrote exactly the files whose bytes changed, all pages (issue 10); every other
+    # file kept its inode and mtime
+    after, new_bytes = _ids(tmp_path / "rebuilt"), _tree(tmp_path / "rebuilt")
+    assert sorted(after) == sorted(before)
+    rewritten = {p for p in after if after[p] != before[p]}
+    assert rewritten == {p for p in after if new_bytes[p] != old_bytes[p]}
+    assert "index.html" in rewritten and all(p.endswith(".html") for p in rewritten)
 
     fresh = tmp_path / "fresh-figures"
     shutil.copytree(cache, fresh)
@@ -142,3 +211,23 @@ def test_template_edit_rerenders_pages_only(tiny_build, tmp_path, monkeypatch):
     a, b = _tree(tmp_path / "rebuilt"), _tree(tmp_path / "cold")
     assert sorted(a) == sorted(b)
     assert [p for p in a if a[p] != b[p]] == []
+
+
+def test_cache_without_the_used_table_is_migrated(tmp_path):
+    """A figure cache written before `used` existed keeps its entries and their ages."""
+    x, y = _pixels(6), _pixels(7)
+    with figcache.use(tmp_path):
+        images.png(x)
+    with figcache.use(tmp_path):
+        images.png(y)
+    db = sqlite3.connect(tmp_path / figcache.FILE)
+    with db:
+        db.execute("DROP TABLE used")
+    db.close()
+    for _ in range(figcache.KEEP_BUILDS - 1):  # x: last used 1 + (KEEP - 1) builds ago
+        with figcache.use(tmp_path):
+            images.png(y)
+    with figcache.use(tmp_path) as fc:
+        images.png(x)
+        images.png(y)
+        assert (fc.encoded, fc.hits) == (1, 1)

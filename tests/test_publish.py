@@ -257,6 +257,19 @@ def test_search_units_link_to_unit_pages_when_they_exist():
     assert [e[1] for e in with_pages if e[2] == "unit"] == ["units/conv/0/index.html"]
 
 
+def test_slim_pages_give_the_same_index():
+    """Issue 10: the build keeps each page for the index with only the context it reads."""
+    from cnnatlas.search import slim
+
+    site = _mini_site()
+    layer = site.layers[0]
+    big = {"title": "Layer conv", "layer": layer, "figures": list(range(10_000)), "rows": [{}]}
+    pages = [("layers", Page("layers/conv/index.html", "layer.html", big))]
+    slimmed = [(t, slim(p)) for t, p in pages]
+    assert slimmed[0][1].context == {"title": "Layer conv", "layer": layer}
+    assert entries(site, slimmed) == entries(site, pages)
+
+
 def test_search_index_is_a_classic_script(tiny_build):
     text = (tiny_build[0] / INDEX_PATH).read_text(encoding="utf-8")
     assert text.startswith("window.CNNATLAS_SEARCH = [") and text.endswith("];\n")
@@ -284,3 +297,26 @@ def test_pages_workflow_uses_official_actions_with_least_privilege():
         assert part in cache["with"]["key"]
     runs = " ".join(s.get("run", "") for s in build_job["steps"])
     assert "dataset-fashion-mnist" in runs and "make site" in runs
+
+
+def test_page_linker_matches_relpath():
+    """render.linker (issue 10: one page's links without a relpath each) gives what
+    posixpath.relpath gives, fragments kept, for clean and unclean targets alike."""
+    import posixpath
+    import random
+
+    from cnnatlas.render import linker, relative
+
+    rng = random.Random(0)
+    parts = ["samples", "img", "a", "x.png", "index.html", ".nojekyll", ".", "..", ""]
+    pages = ["index.html", "samples/index.html", "samples/a/index.html", "img/a/b/index.html"]
+    for _ in range(3000):
+        to = "/".join(rng.choice(parts) for _ in range(rng.randint(1, 4)))
+        to += "#f" if rng.random() < 0.1 else ""
+        page = rng.choice(pages)
+        want = relative(page, to) if to.partition("#")[0] else None
+        assert (linker(page)(to) if want is not None else None) == want, (page, to)
+        clean = to.partition("#")[0]
+        if clean and "/." not in "/" + clean and "//" not in clean and not clean.endswith("/"):
+            ref = posixpath.relpath(clean, posixpath.dirname(page) or ".")
+            assert linker(page)(clean) == ref, (page, clean)

@@ -159,3 +159,60 @@ def test_method_pages_show_the_checks_and_the_leaderboard_their_columns(tiny_bui
     board = (site / "methods" / "index.html").read_text()
     for title in ("Rank corr., all layers random", "Pointing game", "Fails randomization"):
         assert title in board
+
+
+def test_fresh_params_are_cached_with_the_values_of_init(tmp_path, monkeypatch):
+    """Issue 10: the randomized levels' fresh parameters come from the cache on a rebuild, with
+    the bytes `spec.init` gives; another key initializes again."""
+    from cnnatlas.models.base import ModelSpec
+    from cnnatlas.weights import params_sha256
+    from tests.conftest import make_tiny_spec
+
+    spec, key = make_tiny_spec(), jax.random.key(3)
+    want = params_sha256(spec.init(key))
+    calls = []
+    real = ModelSpec.init
+
+    def counted(self, k):  # run, not traced (eval_shape only traces)
+        if not isinstance(k, jax.core.Tracer):
+            calls.append(1)
+        return real(self, k)
+
+    monkeypatch.setattr(ModelSpec, "init", counted)
+    for n in (1, 1):
+        got = randomization.fresh_params(spec, key, tmp_path)
+        assert params_sha256(got) == want and len(calls) == n
+    other = randomization.fresh_params(spec, jax.random.key(4), tmp_path)
+    assert len(calls) == 2 and params_sha256(other) != want
+
+
+def test_checks_use_the_first_sanity_samples_only(monkeypatch):
+    """Issue 10: the randomization maps of every sample are held at once, so the checks are
+    bounded to the first `trust.sanity_samples` samples (and the strips to those)."""
+    import dataclasses
+    from types import SimpleNamespace
+
+    from cnnatlas.config import Config
+    from cnnatlas.trust import sanity
+
+    seen = []
+
+    def fake(ctx, cfg, spec, data, samples, preds, jobs, cache_root):
+        seen.append([s.id for s in samples])
+        return {"levels": (), "model": {}, "data": {}}
+
+    monkeypatch.setattr(sanity.randomization, "evaluate", fake)
+    monkeypatch.setattr(sanity.pointing, "evaluate", lambda *a: {})
+    cfg = Config()
+    cfg = dataclasses.replace(cfg, trust=dataclasses.replace(cfg.trust, sanity_samples=2))
+    samples = [Sample(f"s{i}", np.zeros((4, 4, 1), np.float32), 0, "test") for i in range(3)]
+    arts = {s.id: {"maps": np.full((1, 4, 4), i, np.float32), "targets": np.array([1])}
+            for i, s in enumerate(samples)}  # fmt: skip
+    probs = {s.id: {"probs": np.array([0.1, 0.9])} for s in samples}
+    spec = SimpleNamespace(stage_names=("conv",), name="m")
+    res = sanity.evaluate(None, cfg, spec, None, samples, probs, {"saliency": {"input": arts}},
+                          {"saliency": {}}, None)  # fmt: skip
+    assert seen == [["s0", "s1"]] and res["sample_ids"] == ["s0", "s1"]
+    assert res["originals"]["saliency"].shape == (2, 4, 4)
+    shown = sanity_site.add_to_site({}, res, samples, {"saliency": True}, cfg.trust)
+    assert {p.split("/")[3] for p, _ in shown} <= {"s0", "s1"}  # 2 strips of the 2 checked

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
+import jax
 import numpy as np
 import pytest
 from flax import serialization
@@ -105,3 +107,26 @@ def test_shipped_weights_for_other_config_warn_and_retrain(tmp_path, data):
     )
     _, prov = load_or_train(other, spec, data, tmp_path / "c2", warnings.append)
     assert prov.source == "trained" and "another config" in warnings[0]
+
+
+def test_accuracy_check_is_remembered_per_weights_and_data(tmp_path, data, monkeypatch):
+    """Issue 10: loading the same weights for the same test set re-uses the checked accuracy;
+    other weights, or another test set, are checked again."""
+    from cnnatlas import weights
+
+    spec = make_tiny_spec()
+    net, _ = load_or_train(cfg(tmp_path), spec, data, tmp_path, print)
+    calls = []
+    real = weights.predict
+    monkeypatch.setattr(weights, "predict", lambda *a: calls.append(1) or real(*a))
+    want = float((np.asarray(real(net, data.test_x)).argmax(-1) == data.test_y).mean())
+    for _ in range(2):  # the first load from the cache checks, the second remembers
+        _, again = load_or_train(cfg(tmp_path), spec, data, tmp_path, print)
+        assert (again.source, again.test_acc, calls) == ("cache", want, [1])
+    assert weights.checked_accuracy(net, data, tmp_path) == want and calls == [1]
+    fewer = dataclasses.replace(data, test_x=data.test_x[:7], test_y=data.test_y[:7])
+    acc7 = float((np.asarray(real(net, fewer.test_x)).argmax(-1) == fewer.test_y).mean())
+    assert weights.checked_accuracy(net, fewer, tmp_path) == acc7 and len(calls) == 2
+    other = type(net)(jax.tree.map(lambda p: -p, net.params), net.spec)
+    weights.checked_accuracy(other, data, tmp_path)
+    assert len(calls) == 3

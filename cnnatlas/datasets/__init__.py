@@ -8,6 +8,7 @@ class count. Nothing is downloaded.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from ..config import DatasetConfig
 from ..errors import ConfigError
@@ -24,14 +25,17 @@ DATASETS: dict[str, Callable[[DatasetConfig], Dataset]] = {
 __all__ = ["DATASETS", "INSTALL_HINT", "Dataset", "load_dataset", "read_idx"]
 
 
-def load_dataset(cfg: DatasetConfig) -> Dataset:
+def load_dataset(cfg: DatasetConfig, cache_dir: Path | None = None) -> Dataset:
     """Load the configured dataset: train and test splits, class names, hash, recipe, warnings.
 
-    Raises DataError (bad or missing files) or ConfigError (unknown kind).
+    `cache_dir`: where IDX loading memoizes its hash (a rebuild then reads no training images
+    unless it trains). Raises DataError (bad or missing files) or ConfigError (unknown kind).
     """
     if cfg.kind not in DATASETS:
         raise ConfigError(
             "atlas.toml: dataset.kind",
             f"unknown dataset kind '{cfg.kind}'; expected one of {', '.join(DATASETS)}",
         )
+    if cfg.kind == "idx":
+        return idx.load(cfg, cache_dir)
     return DATASETS[cfg.kind](cfg)

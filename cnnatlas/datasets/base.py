@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,16 +14,46 @@ from ..errors import DataError
 DARK_BORDER = 0.15
 
 
+class Lazy:
+    """A field that may be given as a loader (a callable with no arguments) instead of its array:
+    the first read calls it and keeps the result (issue 10: a rebuild with trained weights never
+    reads the 47 MB training images). A loader may offer `head(n)`: the first n items, cheaply."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.slot = "_lazy_" + name
+
+    def __get__(self, obj: object, owner: type | None = None) -> np.ndarray:
+        if obj is None:  # class access: no default value (dataclasses asks)
+            raise AttributeError(self.slot)
+        value = obj.__dict__[self.slot]
+        if callable(value):
+            value = value()
+            obj.__dict__[self.slot] = value
+        return value
+
+    def __set__(self, obj: object, value: np.ndarray | Callable[[], np.ndarray]) -> None:
+        obj.__dict__[self.slot] = value
+
+    def head(self, obj: object, n: int) -> np.ndarray:
+        """The first n items, without loading the rest when the loader can read just those."""
+        value = obj.__dict__[self.slot]
+        return value.head(n) if hasattr(value, "head") else self.__get__(obj)[:n]
+
+
+_TRAIN_X = Lazy()
+
+
 @dataclass(frozen=True)
 class Dataset:
     """Images as float32 (N, H, W, C) in [0, 1], labels int32 (N,), and what identifies them.
 
     `preprocessing`: how every image was made a model input (shown on the model card and the
     sample pages); `test_sources`: per test image, where it came from (a file name) or empty;
-    `warnings`: one line per skipped file, reported by the build.
+    `warnings`: one line per skipped file, reported by the build. `train_x` may be given as a
+    loader (see `Lazy`).
     """
 
-    train_x: np.ndarray
+    train_x: np.ndarray = _TRAIN_X  # type: ignore[assignment]
     train_y: np.ndarray
     test_x: np.ndarray
     test_y: np.ndarray
@@ -44,7 +74,7 @@ class Dataset:
         """Whether the images show objects on a dark ground (Fashion-MNIST, MNIST): the mean of
         the border pixels of the first 1,000 training images is below DARK_BORDER. User samples
         of such a grayscale dataset are inverted when their own border is light."""
-        x = self.train_x[:1000]
+        x = _TRAIN_X.head(self, 1000)
         if not x.size:
             return False
         border = np.concatenate([x[:, 0], x[:, -1], x[:, :, 0], x[:, :, -1]], axis=1)

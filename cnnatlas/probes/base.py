@@ -28,6 +28,10 @@ class ProbeSpec:
     and each value's type (that of its default; an int passes for a float), are checked before jit.
     diagnostics: optional `(net, x, target, map, **hparams) -> (D,) float32` numbers checked per
     map and stored with it (e.g. integrated gradients' completeness), named by `diagnostic_names`.
+    key_per_sample: the probe's randomness belongs to the sample, not to the (sample, target)
+    pair: `batched_grid` gives every target of a sample that sample's first key, unbatched over
+    targets, so work that depends only on x and the key (SmoothGrad's noisy copies and their
+    forward passes) is done once per sample and shared by all its targets.
     """
 
     name: str
@@ -43,6 +47,7 @@ class ProbeSpec:
     limits: dict[str, tuple[float, float | None]] = field(default_factory=dict)
     diagnostics: Callable[..., jax.Array] | None = None
     diagnostic_names: tuple[str, ...] = ()
+    key_per_sample: bool = False
 
     def __hash__(self) -> int:  # dict field: hash by identity-stable parts
         return hash((self.name, self.fn, self.version))
@@ -85,9 +90,13 @@ def _with_key_data(mapped: Callable) -> Callable:
 
 
 @cache
-def _grid(fn: Probe, hp: tuple) -> Callable:
-    inner = jax.vmap(partial(fn, **dict(hp)), in_axes=(None, None, 0, 0))  # over targets
-    return _with_key_data(jax.vmap(inner, in_axes=(None, 0, 0, 0)))  # over samples
+def _grid(fn: Probe, hp: tuple, key_per_sample: bool) -> Callable:
+    key_axis = None if key_per_sample else 0  # None: one key for all targets, unbatched
+    inner = jax.vmap(partial(fn, **dict(hp)), in_axes=(None, None, 0, key_axis))  # over targets
+    outer = jax.vmap(inner, in_axes=(None, 0, 0, 0))  # over samples
+    if key_per_sample:
+        return _with_key_data(lambda net, xs, ts, keys: outer(net, xs, ts, keys[:, 0]))
+    return _with_key_data(outer)
 
 
 @cache
@@ -104,9 +113,10 @@ def batched_grid(spec: ProbeSpec, **hp: Any) -> Callable:
     """jit(vmap(vmap(probe))): xs (N, H, W, C), targets (N, T), key data (N, T, 2) -> (N, T, ...).
 
     Inside, x is unbatched over targets, so the forward pass is shared by all T classes and
-    only the backward pass is batched.
+    only the backward pass is batched. With `spec.key_per_sample` the map of (i, t) uses key
+    [i, 0] (the key is unbatched over targets too); otherwise key [i, t].
     """
-    return _grid(spec.fn, _freeze(hp))
+    return _grid(spec.fn, _freeze(hp), spec.key_per_sample)
 
 
 @cache

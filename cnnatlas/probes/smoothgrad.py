@@ -6,6 +6,13 @@
 the n noisy copies are evaluated as one vmapped call (for gradient bases, one weighted sum of
 input gradients, see gradients.py). Noise comes only from `key` (deterministic);
 sigma = 0 gives back the base method exactly (up to the mean of n equal maps).
+
+One noise draw per sample (issue 4): the registry marks SmoothGrad `key_per_sample`, so
+`batched_grid` passes every class of a sample the same key. All classes of one image are then
+averaged over the same n noisy copies, which makes the per-class maps directly comparable (their
+differences come from the class, not from different noise), and the noisy copies and their
+forward passes do not depend on the class: they are computed once per image and only the
+backward passes are batched over classes.
 """
 
 from __future__ import annotations
@@ -71,6 +78,9 @@ def smoothgrad(
     net: Net, x: jax.Array, target: jax.Array, key: jax.Array, *, base: str, n: int, sigma: float
 ) -> jax.Array:
     """x (H, W, C) float32, target class int32 -> (H, W) float32: smoothed BASES[base] map.
+
+    The noise depends on `key` only, never on `target`: called with one key for all classes of
+    an image (as the atlas does), every class sees the same noisy copies.
 
     For the gradient bases (GRADIENT_BASES) the same noisy copies go through
     `weighted_input_grad`, which applies the first affine stage's backward once to the mean

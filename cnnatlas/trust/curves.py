@@ -7,7 +7,7 @@ map sets named by variant key ("gradcam/conv_2_2", "saliency/input") or "baselin
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -23,7 +23,7 @@ def _stats(curves: np.ndarray) -> dict[str, np.ndarray]:
     return {"mean": curves.mean(axis=0), "q25": q25, "median": q50, "q75": q75}
 
 
-def summarize(per_sample: dict[str, dict[str, np.ndarray]]) -> dict[str, Any]:
+def summarize(per_sample: Mapping[str, Mapping[str, np.ndarray]]) -> dict[str, Any]:
     """One map set over the sample set.
 
     Returns {"n", "fractions" (K,), "deletion"/"insertion": {"mean", "q25", "median", "q75"} (K,)
@@ -35,9 +35,16 @@ def summarize(per_sample: dict[str, dict[str, np.ndarray]]) -> dict[str, Any]:
     if not ids:
         return out
     out["fractions"] = np.asarray(per_sample[ids[0]]["fractions"], np.float64)
-    aucs = np.stack([np.asarray(per_sample[i]["auc"], np.float64) for i in ids])  # (N, 2)
+    k = len(out["fractions"])
+    aucs = np.empty((len(ids), 2))  # (N, 2)
+    stacks = {name: np.empty((len(ids), k)) for name in CURVES}  # (N, K) each
+    for i, sid in enumerate(ids):  # each entry read once (a lazy mapping reads the cache)
+        entry = per_sample[sid]
+        aucs[i] = entry["auc"]
+        for name in CURVES:
+            stacks[name][i] = entry[name]
     for j, name in enumerate(CURVES):
-        out[name] = _stats(np.stack([np.asarray(per_sample[i][name], np.float64) for i in ids]))
+        out[name] = _stats(stacks[name])
         q25, q50, q75 = np.percentile(aucs[:, j], [25, 50, 75])
         out["auc"][name] = {
             "mean": float(aucs[:, j].mean()),
@@ -88,7 +95,7 @@ def primary_variants(variant_keys: Iterable[str], layer_order: Sequence[str]) ->
 
 def add_to_site(
     extra: dict[str, Any],
-    results: dict[str, dict[str, dict[str, np.ndarray]]],
+    results: Mapping[str, Mapping[str, Mapping[str, np.ndarray]]],
     layer_order: Sequence[str],
     settings: dict[str, Any],
 ) -> None:

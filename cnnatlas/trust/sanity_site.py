@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from .. import images
+from ..figcache import Figure
 from ..site import img_path
 from .similarity import compare
 from .synthetic import CLASSES, argmax_points
@@ -56,17 +57,17 @@ def chart(series: dict[str, list[float]], labels: list[str], width=420, height=2
     }
 
 
-def _draw(m: np.ndarray, x: np.ndarray, signed: bool) -> bytes:
-    """One map on its own scale (randomized maps differ in magnitude by orders)."""
+def _draw(m: np.ndarray, x: np.ndarray, signed: bool) -> Figure:
+    """One map on its own scale (randomized maps differ in magnitude by orders), drawn lazily."""
     top = float(np.abs(m).max() if signed else max(float(m.max()), 0.0))
     if signed:
-        return images.map_png(m, -top, top, signed=True)
-    return images.overlay_png(x, m, 0.0, top, signed=False)
+        return images.map_figure(m, -top, top, signed=True)
+    return images.overlay_figure(x, m, 0.0, top, signed=False)
 
 
 def pointing_examples(
     point: dict[str, Any], name: str, signed: bool, n: int
-) -> tuple[list[tuple[str, bytes]], list[dict[str, Any]]]:
+) -> tuple[list[tuple[str, Figure]], list[dict[str, Any]]]:
     """The first n synthetic images' maps of one method, with the box and the map's maximum as
     percentages of the image (drawn over it by CSS): (files, [{"img", "box", "dot", "hit",
     "cls"}])."""
@@ -107,15 +108,25 @@ def summarize(res: dict[str, Any], threshold: float) -> dict[str, dict[str, Any]
     for name, (layer, _, _) in res["jobs"].items():
         orig = res["originals"][name]
         s: dict[str, Any] = {"layer": layer, "model": None, "data": None, "pointing": None}
+        known = res.get("similarity", {}).get(name)  # computed (and cached) by sanity.evaluate
         if name in res.get("model", {}):
-            per = [compare(orig, m) for m in res["model"][name]]  # (levels) of {metric: (N,)}
+            if known is not None:
+                n_levels = len(known["model_spearman"])
+                ms = ("spearman", "ssim")
+                per = [{m: known[f"model_{m}"][i] for m in ms} for i in range(n_levels)]
+            else:
+                per = [compare(orig, m) for m in res["model"][name]]  # levels of {metric: (N,)}
             s["model"] = {k: [1.0] + [_mean(p[k]) for p in per] for k in ("spearman", "ssim")}
             s["model_q"] = {
                 k: [np.percentile(p[k], [25, 75]).tolist() for p in per]
                 for k in ("spearman", "ssim")
             }
         if name in res.get("data", {}):
-            d = compare(orig, res["data"][name])
+            d = (
+                {m: known[f"data_{m}"] for m in ("spearman", "ssim")}
+                if known is not None
+                else compare(orig, res["data"][name])
+            )
             s["data"] = {k: _mean(v) for k, v in d.items()}
         if name in point.get("hits", {}):
             s["pointing"] = float(point["hits"][name].mean())
@@ -142,7 +153,7 @@ def metrics(s: dict[str, Any]) -> dict[str, Any]:
 
 def add_to_site(
     extra: dict[str, Any], res: dict[str, Any], samples: list, signed: dict[str, bool], cfg
-) -> list[tuple[str, bytes]]:
+) -> list[tuple[str, Figure]]:
     """Fill extra["sanity"] (per method page), extra["trust"] / ["trust_baselines"]; return the
     strip images. samples: the sample set (samples.Sample, in res order); signed: by method;
     cfg: config.TrustConfig."""
@@ -154,8 +165,8 @@ def add_to_site(
     point = res.get("pointing") or {}
     for name, b in (point.get("baselines") or {}).items():
         extra.setdefault("trust_baselines", {}).setdefault(name, {})["pointing"] = b
-    files: list[tuple[str, bytes]] = []
-    shown = samples[: cfg.sanity_examples]
+    files: list[tuple[str, Figure]] = []
+    shown = samples[: min(cfg.sanity_examples, len(res["sample_ids"]))]  # the checked ones
     page: dict[str, Any] = {}
     for name, s in nums.items():
         extra.setdefault("trust", {}).setdefault(name, {}).update(metrics(s))

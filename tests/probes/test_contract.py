@@ -73,7 +73,8 @@ def test_shape_dtype_finite_and_loop_equivalence(name, tiny_net, key, inputs):
     single = jax.jit(functools.partial(spec.fn, **hp))  # the unbatched probe, one call per map
     for i in range(N):
         for t in range(T):
-            one = single(tiny_net, jnp.asarray(xs[i]), jnp.int32(targets[i, t]), keys[i, t])
+            k = keys[i, 0] if spec.key_per_sample else keys[i, t]  # one key per sample
+            one = single(tiny_net, jnp.asarray(xs[i]), jnp.int32(targets[i, t]), k)
             np.testing.assert_allclose(grid[i, t], one, rtol=2e-5, atol=2e-6, err_msg=f"{i},{t}")
 
 

@@ -4,13 +4,16 @@ the key; smoothing keeps the probe signature and wraps any method."""
 from __future__ import annotations
 
 import functools
+from types import SimpleNamespace
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from probe_nets import linear_net
+from probe_nets import key_data, linear_net
 
+from cnnatlas.compute import example_keys
+from cnnatlas.probes import PROBES, batched_grid
 from cnnatlas.probes.gradcam import gradcam
 from cnnatlas.probes.smoothgrad import BASES, smooth, smoothgrad
 
@@ -63,3 +66,28 @@ def test_wraps_a_method_with_hyperparameters(tiny_net, key):
         gradcam(tiny_net, x, jnp.int32(2), key, layer="conv_b"),
         rtol=1e-6,
     )
+
+
+def test_grid_draws_one_noise_per_sample_for_all_classes(tiny_net, key):
+    """key_per_sample (issue 4): every class of an image is averaged over the same noisy copies,
+    from the image's first key; the other keys are ignored, a repeated class gives equal maps,
+    and the first key does not depend on how many classes are asked for ("pred_true" or "all")."""
+    spec = PROBES["smoothgrad"]
+    hp = {"base": "saliency", "n": 4, "sigma": 0.3}
+    xs = np.asarray(jax.random.uniform(jax.random.key(44), (2, 8, 8, 1)))
+    targets = np.array([[1, 3, 1], [0, 0, 2]], np.int32)
+    kd = key_data(key, 2, 3)
+    grid = np.asarray(batched_grid(spec, **hp)(tiny_net, xs, targets, kd))
+    np.testing.assert_array_equal(grid[0, 0], grid[0, 2])
+    np.testing.assert_array_equal(grid[1, 0], grid[1, 1])
+    assert not np.allclose(grid[0, 0], grid[0, 1])
+    keys = jax.random.wrap_key_data(kd)
+    for i, t in [(0, 1), (1, 2)]:
+        want = smoothgrad(tiny_net, jnp.asarray(xs[i]), jnp.int32(targets[i, t]), keys[i, 0], **hp)
+        np.testing.assert_allclose(grid[i, t], want, rtol=2e-5, atol=2e-6)
+    other = kd.copy()
+    other[:, 1:] = key_data(jax.random.key(7), 2, 2)
+    np.testing.assert_array_equal(grid, batched_grid(spec, **hp)(tiny_net, xs, targets, other))
+    samples = [SimpleNamespace(sha256="a" * 64), SimpleNamespace(sha256="b" * 64)]
+    two, ten = (example_keys(0, "smoothgrad", samples, t) for t in (2, 10))
+    np.testing.assert_array_equal(two[:, 0], ten[:, 0])

@@ -1,28 +1,19 @@
-"""Content from `content/`: the curated reading list (TOML) and prose pages (Markdown). No JAX.
-
-One Markdown renderer for the whole site (`render_markdown`): CommonMark via markdown-it-py with
-raw HTML off and only http(s), relative and `#fragment` links kept. The reading-list loader is
-strict: every problem of the file is collected with its line and reported in one ContentError.
-"""
+"""The curated reading list (`content/reading.toml`). The loader is strict: every problem of
+the file is collected with its line and reported in one ContentError."""
 
 from __future__ import annotations
 
-import posixpath
 import re
 import tomllib
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from markdown_it import MarkdownIt
-from markdown_it.token import Token
-from markupsafe import Markup
+from ..errors import ContentError
 
-from .errors import ContentError
-
-SHIPPED = Path(__file__).resolve().parent.parent / "content"  # fallback for configs elsewhere
+SHIPPED = Path(__file__).resolve().parents[2] / "content"  # fallback for configs elsewhere
 
 KINDS = ("paper", "tool", "article", "course", "code", "video", "slides")
 LANGUAGES = ("en", "zh")
@@ -32,7 +23,7 @@ ID_PREFIXES = {  # identifier scheme -> (pattern of the value, resolver URL)
     "DOI": (r"10\.\d{4,9}/\S+", "https://doi.org/"),
     "ISBN": (r"[0-9X-]{10,17}", ""),
 }
-_SLUG = re.compile(r"[a-z0-9]+(?:[-_][a-z0-9]+)*")
+SLUG = re.compile(r"[a-z0-9]+(?:[-_][a-z0-9]+)*")
 _PAGE = re.compile(r"(?:[a-z0-9_-]+/)+|(?:[a-z0-9_-]+/)*[a-z0-9_-]+\.html")
 _REQUIRED = (
     "id",
@@ -47,109 +38,6 @@ _REQUIRED = (
     "pages",
 )
 _OPTIONAL = ("title_en", "year", "venue", "ids", "seeds")
-
-
-# ------------------------------------------------------------------------------ Markdown
-
-
-def safe_link(url: str) -> bool:
-    """Links the site keeps: http(s), relative (no scheme, no '//host') and '#fragment'."""
-    parts = urlsplit(url.strip())
-    if parts.scheme:
-        return parts.scheme.lower() in ("http", "https") and bool(parts.netloc)
-    return not url.strip().startswith("//")
-
-
-def render_markdown(
-    text: str, page_url: str = "index.html", known: Collection[str] | None = None
-) -> Markup:
-    """Prose Markdown -> safe HTML: CommonMark, raw HTML escaped, unsafe links dropped.
-
-    Args:
-      text: Markdown; a leading `# Title` is dropped (the page has its own h1).
-      page_url: the site-relative URL of the page it appears on (resolves relative links).
-      known: site-relative URLs of the pages this build has; a relative link to any other page
-        keeps its text but loses the link. None keeps every relative link.
-
-    Links other than http(s), relative and '#fragment' (javascript:, data:, mailto: ...) are not
-    turned into links; images other than relative ones become their alt text (no external assets).
-    """
-    md = MarkdownIt("commonmark", {"html": False})
-    md.validateLink = safe_link  # type: ignore[method-assign]
-    tokens = md.parse(text)
-    if len(tokens) >= 3 and tokens[0].type == "heading_open" and tokens[0].tag == "h1":
-        tokens = tokens[3:]
-    base = posixpath.dirname(page_url)
-    for tok in tokens:
-        if tok.type == "inline" and tok.children:
-            tok.children = _filter_links(tok.children, base, known)
-    return Markup(md.renderer.render(tokens, md.options, {}))
-
-
-def _filter_links(children: list[Token], base: str, known: Collection[str] | None) -> list[Token]:
-    kept: list[Token] = []
-    depth = 0  # > 0 inside a link whose target this build lacks
-    for child in children:
-        ref = str(child.attrGet("href") or child.attrGet("src") or "")
-        parts = urlsplit(ref)
-        local = not parts.scheme and bool(parts.path)
-        if child.type == "link_open" and local and known is not None:
-            if posixpath.normpath(posixpath.join(base, parts.path)) not in known:
-                depth += 1
-                continue
-        elif child.type == "link_close" and depth:
-            depth -= 1
-            continue
-        elif child.type == "image" and not local:
-            child = Token("text", "", 0, content=child.content)
-        kept.append(child)
-    return kept
-
-
-@dataclass(frozen=True)
-class Prose:
-    """One Markdown page of `content/pages/<section>/<slug>.md`; `title` from its `# ` line."""
-
-    slug: str
-    title: str
-    text: str
-    path: Path
-
-    @property
-    def summary(self) -> str:
-        """The first paragraph, as Markdown source, cut to whole sentences (for index pages)."""
-        for block in self.text.split("\n\n"):
-            block = " ".join(block.split())
-            if block and not block.startswith(("#", "-", "`", "|", ">")):
-                if not block.endswith((".", "!", "?")) and ". " in block:
-                    block = block[: block.rindex(". ") + 1]  # a sentence that runs into a formula
-                return block
-        return ""
-
-
-def load_prose(section: str, content_dir: Path | None = None) -> dict[str, Prose]:
-    """Every `<slug>.md` of `<content_dir>/pages/<section>/`, else of the shipped content.
-
-    Raises ContentError for a file name that is not a slug or a file without a `# Title` line.
-    """
-    folder = SHIPPED / "pages" / section
-    if content_dir is not None and (content_dir / "pages" / section).is_dir():
-        folder = content_dir / "pages" / section
-    out = {}
-    for path in sorted(folder.glob("*.md")):
-        if not _SLUG.fullmatch(path.stem):
-            raise ContentError(
-                str(path), "file name must be a lowercase slug like 'receptive-field.md'"
-            )
-        text = path.read_text(encoding="utf-8")
-        first = text.lstrip().split("\n", 1)[0]
-        if not first.startswith("# "):
-            raise ContentError(f"{path}:1", f"expected a '# Title' first line, got {first[:40]!r}")
-        out[path.stem] = Prose(path.stem, first[2:].strip(), text, path)
-    return out
-
-
-# ------------------------------------------------------------------------------ reading list
 
 
 @dataclass(frozen=True)
@@ -269,7 +157,7 @@ def _topics(items: Any, path: Path, problems: list[str]) -> list[Topic]:
         if not isinstance(t, dict) or set(t) != {"slug", "title", "intro"}:
             problems.append(f"{where}: expected exactly the keys slug, title, intro")
             continue
-        if not isinstance(t["slug"], str) or not _SLUG.fullmatch(t["slug"]):
+        if not isinstance(t["slug"], str) or not SLUG.fullmatch(t["slug"]):
             problems.append(f"{where}: slug: expected a lowercase slug, got {t['slug']!r}")
         elif any(o.slug == t["slug"] for o in out):
             problems.append(f"{where}: slug: duplicate")
@@ -309,7 +197,7 @@ def _entry(item: Any, topics: set[str], at: str, problems: list[str], line: int)
             fail(k, f"expected a list of non-empty strings, got {v!r}")
     if len(problems) > bad:
         return None
-    if not _SLUG.fullmatch(item["id"]):
+    if not SLUG.fullmatch(item["id"]):
         fail("id", f"expected a lowercase slug like 'selvaraju2017-gradcam', got {item['id']!r}")
     if item["topic"] not in topics:
         fail(
