@@ -89,6 +89,9 @@ def test_ctrl_c_stops_cleanly(tmp_path):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # a runner started in the background (`cmd &`) ignores SIGINT and its children inherit
+        # that; Python then never raises KeyboardInterrupt, so start the child as a terminal would
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.time() + 120
     while (
