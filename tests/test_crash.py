@@ -76,6 +76,10 @@ def test_ctrl_c_stops_cleanly(tmp_path):
     proc = subprocess.Popen(
         [
             sys.executable,
+            "-c",  # as from a terminal: a runner started with `cmd &` ignores SIGINT, and so
+            # would this child, never raising KeyboardInterrupt (no preexec_fn: JAX warns on fork)
+            "import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler);"
+            " sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')",
             str(ROOT / "build.py"),
             "--config",
             str(TINY_CONFIG),
@@ -89,9 +93,6 @@ def test_ctrl_c_stops_cleanly(tmp_path):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        # a runner started in the background (`cmd &`) ignores SIGINT and its children inherit
-        # that; Python then never raises KeyboardInterrupt, so start the child as a terminal would
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.time() + 120
     while (
