@@ -35,25 +35,16 @@ from pathlib import Path
 from common import ROOT, emit
 
 COUNTS = (1, 2, 4)
-WEIGHTS = ROOT / "content" / "weights" / "tinyvgg.msgpack"
 BATCH = 128
 TOLERANCE = {"rtol": 1e-4, "atol": 1e-5}  # as tests/test_devices.py
 
 
 def _net():
-    """TinyVGG with the shipped trained weights (random ones when the file is absent)."""
-    import jax
-    from flax import serialization
+    """TinyVGG with the shipped trained weights: bench_attribution's loader (imported here, in
+    the child, after its XLA_FLAGS are set)."""
+    from bench_attribution import _net as shipped_net
 
-    from cnnatlas.models import Net
-    from cnnatlas.models.tinyvgg import make_spec
-
-    spec = make_spec((28, 28, 1), 10)
-    params = spec.init(jax.random.key(0))
-    if WEIGHTS.exists():
-        raw = serialization.msgpack_restore(WEIGHTS.read_bytes())
-        params = serialization.from_state_dict(params, raw)
-    return Net(params, spec)
+    return shipped_net()
 
 
 def _gradcam(data, images: int, layer: str, repeat: int) -> tuple[dict, object]:

@@ -42,14 +42,21 @@ class Provenance:
     source: str  # "trained", "cache", "shipped" or "given" (model.weights: never trained)
 
 
-def weights_key(cfg: Config, spec: ModelSpec, data: Dataset) -> tuple[str, dict[str, Any]]:
-    train_cfg = {k: v for k, v in dataclasses.asdict(cfg.train).items() if k != "weights"}
-    parts = {
+def model_parts(spec: ModelSpec) -> dict[str, Any]:
+    """What identifies an architecture in a cache key: name, version, hparams, input, classes."""
+    return {
         "model": spec.name,
         "model_version": spec.version,
         "model_hparams": dict(spec.hparams),
         "input_shape": list(spec.input_shape),
         "n_classes": spec.n_classes,
+    }
+
+
+def weights_key(cfg: Config, spec: ModelSpec, data: Dataset) -> tuple[str, dict[str, Any]]:
+    train_cfg = {k: v for k, v in dataclasses.asdict(cfg.train).items() if k != "weights"}
+    parts = {
+        **model_parts(spec),
         "train": train_cfg,
         "train_version": TRAIN_VERSION,
         "seed": cfg.seed,

@@ -35,7 +35,7 @@ from ..models import ModelSpec, Net
 from ..probes import PROBES, ProbeSpec, batched_grid
 from ..samples import Sample
 from ..train import train
-from ..weights import params_sha256, weights_key
+from ..weights import model_parts, params_sha256, weights_key
 from .trained import cached_net
 
 VERSION = 1
@@ -63,11 +63,7 @@ def fresh_params(spec: ModelSpec, key: jax.Array, cache_root: Path | None = None
     if cache_root is None:
         return spec.init(key)
     parts = {
-        "model": spec.name,
-        "model_version": spec.version,
-        "model_hparams": dict(spec.hparams),
-        "input_shape": list(spec.input_shape),
-        "n_classes": spec.n_classes,
+        **model_parts(spec),
         "key": np.asarray(jax.random.key_data(key)).tolist(),
         "jax": jax.__version__,
         "backend": jax.default_backend(),
