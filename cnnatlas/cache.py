@@ -1,23 +1,32 @@
-"""Content-addressed artifacts: `.npz` arrays + `.json` sidecar, keyed by what determines them.
+"""Content-addressed artifacts: raw arrays (`.bin`) + `.json` sidecar, keyed by what determines
+them.
 
 The key is the sha256 of the canonical JSON of its inputs (method, version, hparams, layer,
 model, weights hash, sample hashes, targets): hashes, never mtimes. Writes go to a temporary
 file that is renamed into place, so a killed build never leaves a half-written entry. A corrupt
 entry warns and is recomputed.
+
+The arrays are stored back to back (64-byte aligned) and the sidecar gives each one's dtype,
+shape and offset, plus the CRC-32 of the file: reading an entry is two reads and a view, where
+`np.load` of an `.npz` parsed a zip directory and one Python-literal header per array (issue 10:
+~0.1 ms per array, ~1 s of a no-change rebuild's 10k arrays). Entries stored as `.npz` by
+earlier versions are still read.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
 import os
 import tempfile
 import zipfile
+import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -26,6 +35,70 @@ def key(parts: dict[str, Any]) -> str:
     """sha256 hex of the canonical JSON of `parts` (sorted keys, no whitespace)."""
     blob = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(blob.encode()).hexdigest()
+
+
+_ALIGN = 64  # bytes: each array starts on a cache line
+
+
+def pack(arrays: Mapping[str, np.ndarray]) -> tuple[bytes, dict[str, list]]:
+    """Arrays (sorted by name) back to back, and the layout {name: [dtype str, shape, offset]}."""
+    parts, layout, offset = [], {}, 0
+    for name in sorted(arrays):
+        a = np.asarray(arrays[name], order="C")  # (ascontiguousarray makes 0-d arrays 1-d)
+        if a.dtype.hasobject:
+            raise ValueError(f"{name}: object arrays cannot be stored")
+        pad = -offset % _ALIGN
+        parts += [b"\0" * pad, a.tobytes()]
+        offset += pad
+        layout[name] = [a.dtype.str, list(a.shape), offset]
+        offset += a.nbytes
+    return b"".join(parts), layout
+
+
+def unpack(raw: bytearray, layout: Mapping[str, list]) -> dict[str, np.ndarray]:
+    """The (writable) arrays `pack` laid out in `raw`; ValueError if they do not fit in it."""
+    out = {}
+    for name, (dtype, shape, offset) in layout.items():
+        dt = np.dtype(dtype)
+        count = int(np.prod(shape, dtype=np.int64))
+        if dt.hasobject or offset < 0 or offset + count * dt.itemsize > len(raw):
+            raise ValueError(f"{name} does not fit in the file")
+        out[name] = np.frombuffer(raw, dt, count, offset).reshape(tuple(shape))
+    return out
+
+
+def read_entry(sidecar: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """(sidecar dict, arrays) of the entry whose sidecar is `sidecar`; raises OSError,
+    ValueError, KeyError, EOFError or zipfile.BadZipFile on an unreadable entry."""
+    meta = json.loads(Path(sidecar).read_bytes())
+    if "layout" not in meta:  # stored as .npz by an earlier version
+        npz = Path(sidecar).with_suffix(".npz")
+        with np.load(io.BytesIO(npz.read_bytes()), allow_pickle=False) as f:
+            return meta, {name: f[name] for name in f.files}
+    with open(Path(sidecar).with_suffix(".bin"), "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        if size != meta["size"]:
+            raise ValueError(f"{size} bytes, the sidecar says {meta['size']}")
+        return meta, _read_arrays(f, meta["layout"], size, meta["crc32"])
+
+
+def _read_arrays(f: BinaryIO, layout: Mapping[str, list], size: int, crc32: int) -> dict:
+    """Each array of `layout` read from `f` into its own buffer (a small array kept by a page
+    must not keep its whole entry alive), checking the CRC-32 of all `size` bytes."""
+    out, crc, pos = {}, 0, 0
+    for name, (dtype, shape, offset) in sorted(layout.items(), key=lambda item: item[1][2]):
+        dt = np.dtype(dtype)
+        a = np.empty(tuple(shape), dt)
+        if dt.hasobject or offset < pos or offset + a.nbytes > size:
+            raise ValueError(f"{name} does not fit in the file")
+        crc = zlib.crc32(f.read(offset - pos), crc)
+        flat = a.reshape(-1).view(np.uint8)
+        if f.readinto(flat) != a.nbytes:
+            raise ValueError(f"{name} is truncated")
+        crc, pos, out[name] = zlib.crc32(flat, crc), offset + a.nbytes, a
+    if zlib.crc32(f.read(), crc) != crc32:
+        raise ValueError("CRC-32 does not match the sidecar")
+    return out
 
 
 def _umask() -> int:
@@ -49,52 +122,59 @@ def atomic_write(path: Path, data: bytes) -> None:
 
 
 class Cache:
-    """Artifacts under `root/<group>/<model>/<key16>.{npz,json}`."""
+    """Artifacts under `root/<group>/<model>/<key16>.{bin,json}` (see the module docstring)."""
 
     def __init__(self, root: Path, warn: Callable[[str], None] = print) -> None:
         self.root = Path(root)
         self.warn = warn
 
-    def _paths(self, group: str, model: str, k: str) -> tuple[Path, Path]:
-        base = self.root / group / model / k[:16]
-        return base.with_suffix(".npz"), base.with_suffix(".json")
+    def _sidecar(self, group: str, model: str, k: str) -> Path:
+        return self.root / group / model / f"{k[:16]}.json"
 
     def has(self, group: str, model: str, k: str) -> bool:
         """Whether an entry is stored (not whether it is readable: `load` checks that)."""
-        return all(p.exists() for p in self._paths(group, model, k))
+        side = self._sidecar(group, model, k)
+        return side.exists() and (
+            side.with_suffix(".bin").exists() or side.with_suffix(".npz").exists()
+        )
 
     def load(self, group: str, model: str, k: str) -> dict[str, np.ndarray] | None:
         """The stored arrays, or None on a miss; a corrupt or mismatched entry warns -> None."""
-        npz, side = self._paths(group, model, k)
-        if not npz.exists() or not side.exists():
-            return None
+        side = self._sidecar(group, model, k)
         try:
-            meta = json.loads(side.read_text())
+            meta, arrays = read_entry(side)
             if meta.get("key") != k:
                 raise ValueError("sidecar key does not match")
-            with np.load(io.BytesIO(npz.read_bytes()), allow_pickle=False) as f:
-                arrays = {name: f[name] for name in f.files}
             if sorted(arrays) != sorted(meta.get("arrays", {})):
                 raise ValueError("arrays do not match the sidecar")
             for name, shape in meta["arrays"].items():
                 if list(arrays[name].shape) != shape:
                     raise ValueError(f"{name} has shape {arrays[name].shape}, sidecar says {shape}")
-            return arrays
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:
-            self.warn(f"cache entry {npz} is unreadable ({e}); recomputing it")
+        except FileNotFoundError:  # not stored (a sidecar names data written before it)
             return None
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:
+            self.warn(f"cache entry {side.with_suffix('')} is unreadable ({e}); recomputing it")
+            return None
+        if "layout" not in meta:  # an .npz entry: store it in the faster layout, once
+            keep = {n: v for n, v in meta.items() if n not in ("key", "arrays")}
+            with contextlib.suppress(OSError):
+                self.save(group, model, k, arrays, keep)
+        return arrays
 
     def save(
         self, group: str, model: str, k: str, arrays: dict[str, np.ndarray], meta: dict[str, Any]
     ) -> None:
-        npz, side = self._paths(group, model, k)
-        buf = io.BytesIO()
-        np.savez(buf, **{name: np.asarray(a) for name, a in sorted(arrays.items())})
-        atomic_write(npz, buf.getvalue())
+        side = self._sidecar(group, model, k)
+        raw, layout = pack({name: np.asarray(a) for name, a in arrays.items()})
+        atomic_write(side.with_suffix(".bin"), raw)  # before its sidecar: a sidecar names data
+        side.with_suffix(".npz").unlink(missing_ok=True)  # an earlier version's copy
         sidecar = {
             **meta,
             "key": k,
             "arrays": {n: list(np.shape(a)) for n, a in sorted(arrays.items())},
+            "layout": layout,
+            "size": len(raw),
+            "crc32": zlib.crc32(raw),
         }
         atomic_write(side, json.dumps(sidecar, sort_keys=True, indent=1, default=str).encode())
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from typing import ClassVar
 
 import numpy as np
 
@@ -19,6 +20,54 @@ SCOPES = {
     "class": "shared across methods for a class",
     "set": "shared across the sample set",
 }
+
+
+class Cell:
+    """What a page shows of one attribution map: its image and value range in each scope
+    (`img`, `range`: {scope: path}, {scope: (lo, hi)}), its diagnostics (`diag`: {name: value})
+    and, once the faithfulness check adds them, its deletion/insertion AUCs (`faith`). Read as
+    attributes or items (`cell["img"]`, `"faith" in cell`).
+
+    Compact (issue 10: a dict of dicts per map was ~40 KB a sample; 10,000 samples): the paths
+    and ranges are made when asked for from a shared path prefix, the file each scope uses, and
+    each scope's colour-scale extent.
+    """
+
+    __slots__ = ("_base", "_diag", "_files", "_names", "_signed", "_tops", "faith")
+    _SHARED: ClassVar[dict[tuple, tuple]] = {}  # equal tuples of names, kept once
+
+    def __init__(self, base: str, files: tuple[str, ...], tops: tuple[float, ...], signed: bool,
+                 names: tuple[str, ...] = (), diag: tuple[float, ...] = ()) -> None:  # fmt: skip
+        self._base, self._tops, self._signed, self._diag = base, tops, signed, diag
+        self._files = self._SHARED.setdefault(files, files)
+        self._names = self._SHARED.setdefault(names, names)
+        self.faith: dict[str, float] | None = None
+
+    @property
+    def img(self) -> dict[str, str]:
+        return {sc: f"{self._base}{f}.png" for sc, f in zip(SCOPES, self._files, strict=True)}
+
+    @property
+    def range(self) -> dict[str, tuple[float, float]]:
+        pairs = zip(SCOPES, self._tops, strict=True)
+        return {sc: ((-t, t) if self._signed else (0.0, t)) for sc, t in pairs}
+
+    @property
+    def diag(self) -> dict[str, float]:
+        return dict(zip(self._names, self._diag, strict=True))
+
+    def __getitem__(self, name: str):
+        if name == "faith" and self.faith is None:
+            raise KeyError(name)
+        return getattr(self, name)
+
+    def __setitem__(self, name: str, value: dict[str, float]) -> None:
+        if name != "faith":
+            raise KeyError(name)
+        self.faith = value
+
+    def __contains__(self, name: str) -> bool:
+        return name in ("img", "range", "diag") or (name == "faith" and self.faith is not None)
 
 
 def colorbars() -> Iterator[tuple[str, bytes]]:
@@ -71,7 +120,7 @@ def attribution_figures(
     samples: list[Sample],
     variants: list[Variant],
     arts: Mapping[str, Mapping[str, dict[str, np.ndarray]]],
-) -> tuple[Iterator[tuple[str, Figure]], dict[str, dict[str, dict[int, dict]]]]:
+) -> tuple[Iterator[tuple[str, Figure]], dict[str, dict[str, dict[int, Cell]]]]:
     """Every attribution map in every normalization scope, and what the pages show about it.
 
     Signed maps are drawn in the diverging map on [-m, m]; unsigned ones (Grad-CAM family) in the
@@ -84,15 +133,14 @@ def attribution_figures(
         again when drawn: the jobs hold no map (issue 10: memory).
     Returns:
       (files, cells): lazy figures, made as they are iterated (so no list holds every PNG);
-      cells[sample id][variant key][class] = {"img": {scope: path}, "range": {scope: (lo, hi)},
-      "diag": {name: value}}.
+      cells[sample id][variant key][class] = a `Cell`.
     """
     set_extent = {
         v.key: max((_extent(a["maps"], v.method.signed) for a in arts[v.key].values()), default=0.0)
         for v in variants
     }
     jobs: list[tuple] = []  # what to draw; drawn lazily so that no list holds every PNG
-    cells: dict[str, dict[str, dict[int, dict]]] = {}
+    cells: dict[str, dict[str, dict[int, Cell]]] = {}
     for s in samples:
         per_class: dict[int, float] = {}
         mine_arts = {v.key: arts[v.key][s.id] for v in variants}  # this sample's, read once
@@ -107,24 +155,20 @@ def attribution_figures(
                 c = int(c)
                 if c in mine:  # predicted == true class: computed twice, shown once
                     continue
-                extents = {
-                    "map": _extent(m, v.method.signed),
-                    "class": per_class[c],
-                    "set": set_extent[v.key],
-                }
-                cell: dict = {"img": {}, "range": {}, "diag": {}}
-                drawn: dict[float, str] = {}
-                for scope, top in extents.items():
-                    lo, hi = (-top, top) if v.method.signed else (0.0, top)
-                    cell["range"][scope] = (lo, hi)
+                tops = (_extent(m, v.method.signed), per_class[c], set_extent[v.key])  # SCOPES
+                base = img_path("samples", s.id, v.key, f"{c}-")[:-4]  # without ".png"
+                drawn: dict[float, str] = {}  # extent -> the scope whose file draws it
+                for scope, top in zip(SCOPES, tops, strict=True):
                     if top not in drawn:
-                        drawn[top] = img_path("samples", s.id, v.key, f"{c}-{scope}")
-                        jobs.append((drawn[top], s, v.key, i, lo, hi, v.method.signed))
-                    cell["img"][scope] = drawn[top]
+                        drawn[top] = scope
+                        lo, hi = (-top, top) if v.method.signed else (0.0, top)
+                        jobs.append((f"{base}{scope}.png", s, v.key, i, lo, hi, v.method.signed))
+                files = tuple(drawn[t] for t in tops)
+                names, diag = (), ()
                 if "diagnostics" in a:
                     names = v.method.diagnostic_names
-                    cell["diag"] = dict(zip(names, map(float, a["diagnostics"][i]), strict=True))
-                mine[c] = cell
+                    diag = tuple(map(float, a["diagnostics"][i]))
+                mine[c] = Cell(base, files, tops, v.method.signed, names, diag)
             cells[s.id][v.key] = mine
     return _draw(jobs, arts), cells
 

@@ -133,13 +133,19 @@ def grid_cells(xy: np.ndarray, g: int) -> np.ndarray:
     return out.reshape(g, g)
 
 
-def grid_png(xs: np.ndarray, cells: np.ndarray) -> bytes:
+def grid_png(xs: np.ndarray, cells: np.ndarray, cache: bool = True) -> bytes:
     """The "CNN codes" picture: each grid cell shows its snapped thumbnail, on black."""
     g = cells.shape[0]
     xs = np.asarray(xs, np.float32)
     tiles = np.concatenate([xs, np.zeros((1, *xs.shape[1:]), np.float32)])[cells]
     h, w, c = tiles.shape[2:]  # (g, g, h, w, c); an empty cell (-1) takes the black tile
-    return _sheet_png(tiles.transpose(0, 2, 1, 3, 4).reshape(g * h, g * w, c))
+    return _sheet_png(tiles.transpose(0, 2, 1, 3, 4).reshape(g * h, g * w, c), cache)
+
+
+def grid_figure(xs: np.ndarray, cells: np.ndarray) -> figcache.Figure:
+    """`grid_png` as a lazy figure keyed by the thumbnails and the cells."""
+    xs = np.asarray(xs)
+    return figcache.figure("grid", (xs, cells), (), lambda: grid_png(xs, cells, cache=False))
 
 
 def _stamp(
@@ -217,7 +223,7 @@ def map_files(
             img_path("maps", layer, "scatter"),
             data_path(layer),
         )
-        yield info.grid, grid_png(xs, grid_cells(xy, int(settings["grid"])))
+        yield info.grid, grid_figure(xs, grid_cells(xy, int(settings["grid"])))
         yield info.scatter, scatter_png(xy, labels, preds, len(site.classes))
         yield (
             info.data,

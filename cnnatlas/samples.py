@@ -35,7 +35,12 @@ class Sample:
 
     @property
     def sha256(self) -> str:
-        return hashlib.sha256(self.x.astype(np.float32).tobytes()).hexdigest()
+        """SHA-256 of the float32 pixels, computed once (a rebuild asks ~15k times)."""
+        known = self.__dict__.get("_sha256")
+        if known is None:
+            known = hashlib.sha256(self.x.astype(np.float32).tobytes()).hexdigest()
+            self.__dict__["_sha256"] = known  # frozen dataclass: not through __setattr__
+        return known
 
 
 def slugify(text: str) -> str:

@@ -12,8 +12,20 @@ from __future__ import annotations
 from typing import Any
 
 import jinja2
-from jinja2.runtime import markup_join
-from markupsafe import Markup, escape
+from markupsafe import Markup
+
+# markupsafe's replacements, as one `str.translate` table: `escape` builds a Markup object per
+# value (~1 µs; ~200k values a build); these snippets only join plain strings.
+_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "'": "&#39;", '"': "&#34;"})
+
+
+def escape(v: Any) -> str:
+    """`markupsafe.escape(v)` as a plain str: safe markup (`__html__`) is kept as it is."""
+    if type(v) is str:
+        return v.translate(_ESCAPES)
+    if hasattr(v, "__html__"):
+        return v.__html__()
+    return str(v).translate(_ESCAPES)
 
 
 def num(v: float, d: int = 3) -> str:
@@ -87,8 +99,8 @@ def attr_map(
     out = ['<span class="attr">\n']
     for scope, src in cell["img"].items():
         r = cell["range"][scope]
-        alt = markup_join((variant.title, " for ", what, " (", scope, " scale)"))
-        out.append(f'<span class="scope-{escape(scope)}">{_px(ctx, src, alt, size)}\n')
+        alt = f"{escape(variant.title)} for {escape(what)} ({escape(scope)} scale)"
+        out.append(f'<span class="scope-{escape(scope)}">{_px(ctx, src, Markup(alt), size)}\n')
         if compact:
             out.append(f'<span class="small">{escape(num(r[0]))} … {escape(num(r[1]))}</span>')
         else:

@@ -11,8 +11,9 @@ deleting the old site):
 - **Full** (first build, or no usable manifest): every output is staged and the finished folder
   replaces the old one with one atomic `renameat2(RENAME_EXCHANGE)` on Linux (two renames
   elsewhere).
-- **Incremental**: a manifest of the live site written by the previous build (site-relative
-  path -> BLAKE2b of its bytes + size, mtime_ns, ctime_ns, inode; kept under the cache folder,
+- **Incremental**: a manifest of the live site written by the previous build (per file: a hash
+  of its site-relative path, the BLAKE2b of its bytes, a fingerprint of its size, mtime_ns,
+  ctime_ns and inode, and the key of a figure's drawing inputs; kept under the cache folder,
   not in the site) says which outputs are unchanged. An output whose bytes hash to its entry and
   whose live file still has the recorded stat (not edited, replaced or deleted since; ctime
   cannot be set back by a user) is left alone; the others are staged. `commit()` deletes live
@@ -25,29 +26,44 @@ deleting the old site):
   or hashing its PNG.
 
 Either way the folder ends byte-identical to a build into an empty folder.
+
+Memory: 48 bytes per output file, in flat arrays, and as much again for the previous build's
+manifest (issue 10: a site of 10,000 samples has ~2.5 million files; the dicts of paths and
+stats kept before took ~1.2 KB a file). Paths are kept only as 64-bit hashes: two different
+paths of one site sharing a hash (odds ~1e-7 at 2.5 million files) would read as one path
+written twice, an error, never as a wrong file.
 """
 
 from __future__ import annotations
 
 import ctypes
 import hashlib
-import json
 import os
 import shutil
+import stat
 import tempfile
+from array import array
 from collections.abc import Iterable
 from pathlib import Path
+
+import numpy as np
 
 from .cache import _umask, atomic_write
 from .errors import OutputError
 from .figcache import Figure
+from .sitemanifest import (
+    Manifest,
+    manifest_path,
+    path_hash,
+    same_bytes,
+    stat_fingerprint,
+    walk,
+)
 
 _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
-MANIFEST_DIR = "sites"  # <cache>/sites/<hash of the output path>.manifest
-_MANIFEST_VERSION = 1
-
-Stat = tuple[int, int, int, int]  # size, mtime_ns, ctime_ns, inode
+_TWICE = "two outputs for one path; each page and image needs its own"
+_NO_FIGURE = bytes(16)  # the figure-key column of an output that is not a figure
 
 
 def _exchange(a: Path, b: Path) -> bool:
@@ -83,44 +99,15 @@ def remove_stale(out: Path) -> list[Path]:
     return removed
 
 
-def _stat(st: os.stat_result) -> Stat:
-    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
-
-
-def scan(root: Path) -> tuple[dict[str, Stat], list[str], list[str]]:
-    """A folder's regular files (relative POSIX path -> stat), other entries (links, sockets…)
-    and folders, without following links: one `scandir` per folder (~0.15 s for 32k files)."""
-    files: dict[str, Stat] = {}
-    others: list[str] = []
-    dirs: list[str] = []
-    stack = [("", os.fspath(root))]
-    while stack:
-        rel, full = stack.pop()
-        with os.scandir(full) as entries:
-            for e in entries:
-                r = rel + e.name
-                if e.is_dir(follow_symlinks=False):
-                    dirs.append(r)
-                    stack.append((r + "/", e.path))
-                elif e.is_file(follow_symlinks=False):
-                    files[r] = _stat(e.stat(follow_symlinks=False))
-                else:
-                    others.append(r)
-    return files, others, dirs
-
-
-def manifest_path(cache_dir: Path, out: Path) -> Path:
-    """Where the manifest of the site at `out` lives (one per output folder)."""
-    name = hashlib.sha256(os.fsencode(Path(out).resolve())).hexdigest()[:16]
-    return Path(cache_dir) / MANIFEST_DIR / f"{name}.manifest"  # JSON (not an artifact sidecar)
-
-
-def _digest(raw: bytes) -> str:
-    return hashlib.blake2b(raw, digest_size=16).hexdigest()
+def _digest(raw: bytes) -> bytes:
+    return hashlib.blake2b(raw, digest_size=16).digest()
 
 
 class SiteWriter:
     """Collects a build's outputs; `commit()` makes them the site, `abort()` drops them.
+
+    Counts: `bytes` written, `kept` outputs left alone (the live file already has these bytes),
+    `staged` outputs written to the staging folder.
 
     Args:
       out: the output folder (created if missing).
@@ -135,39 +122,33 @@ class SiteWriter:
             tempfile.mkdtemp(prefix=f".{self.out.name}-{os.getpid()}-", dir=self.out.parent)
         )
         os.chmod(self.tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; web servers need to read it
-        self._tmp = os.fspath(self.tmp)
-        self.written: set[str] = set()
-        self._dirs: set[Path] = set()  # staging folders known to exist
-        self.bytes = 0
-        self.kept = 0  # outputs left alone: the live file already has these bytes
-        self.staged: set[str] = set()  # outputs written to the staging folder
-        self._hashes: dict[str, str] = {}
-        self._figures: dict[str, str] = {}  # path -> hex key of a figure's drawing inputs
+        self._tmp, self._out = os.fspath(self.tmp), os.fspath(self.out)
+        self.bytes = self.kept = self.staged = 0
+        self._dirs: set[str] = set()  # staging folders known to exist
+        # One row per output: path hash, content digest, figure key, stat fingerprint (0 until
+        # the file is in its place, for staged outputs).
+        self._keys, self._stats = array("Q"), array("Q")
+        self._digests, self._figures = bytearray(), bytearray()
         self._manifest_file = manifest_path(cache_dir, self.out) if cache_dir else None
         self._old = self._load_manifest()
-        self._live: dict[str, Stat] = {}
-        self._others: list[str] = []
-        self._live_dirs: list[str] = []
+        self._links: tuple[str, ...] = ()  # live entries that are not plain files or folders
         if self._old is not None:
-            self._live, self._others, self._live_dirs = scan(self.out)
+            self._links = tuple(
+                rel + e.name
+                for rel, entries, _ in walk(self._out)
+                for e in entries
+                if not e.is_file(follow_symlinks=False)
+            )
 
     @property
     def incremental(self) -> bool:
         """Whether `commit()` updates the live folder in place (a manifest of it was found)."""
         return self._old is not None
 
-    def _load_manifest(self) -> dict[str, list] | None:
+    def _load_manifest(self) -> Manifest | None:
         if self._manifest_file is None or not self.out.is_dir():
             return None
-        try:
-            doc = json.loads(self._manifest_file.read_bytes())
-        except (OSError, ValueError):  # none yet, or unreadable: a full commit rewrites it
-            return None
-        ok = isinstance(doc, dict) and doc.get("version") == _MANIFEST_VERSION
-        if not ok or doc.get("out") != os.fsdecode(self.out):
-            return None
-        files = doc.get("files")
-        return files if isinstance(files, dict) else None
+        return Manifest.read(self._manifest_file, self._out)  # a full commit rewrites a bad one
 
     @staticmethod
     def _clean(rel: str) -> str:
@@ -177,8 +158,8 @@ class SiteWriter:
         The check is lexical (no `resolve()`, which costs a system call per path component, nor
         Path parsing: each was a tenth of a rebuild): the staging folder is new and only this
         writer creates entries in it, all plain folders and files, so no symlink can redirect a
-        path; the live folder is updated only after `scan` (which follows no link) and the
-        removal of every entry that is not a plain file or folder.
+        path; a live file is trusted only if no link lies on its path (`_live_stat`), and every
+        link is removed before the live folder changes.
         """
         parts = rel.split("/")
         clean = "/".join(p for p in parts if p not in ("", "."))
@@ -193,81 +174,128 @@ class SiteWriter:
     def path(self, rel: str) -> Path:
         """Where the bytes written for `rel` can be read now: staged, or the live file kept."""
         rel = self._clean(rel)
-        if rel in self.written and rel not in self.staged:
-            return self.out / rel
-        return self._staging(rel)
+        staged = self._staging(rel)
+        return staged if staged.exists() else self.out / rel
 
     def read(self, rel: str) -> bytes:
         """The bytes written for `rel` in this build."""
         return self.path(rel).read_bytes()
 
+    def _livestat_fingerprint(self, rel: str) -> os.stat_result | None:
+        """The live file's stat, if it is a plain file reached without a link."""
+        if self._links and any(rel == p or rel.startswith(p + "/") for p in self._links):
+            return None
+        try:
+            st = os.lstat(f"{self._out}/{rel}")
+        except OSError:
+            return None
+        return st if stat.S_ISREG(st.st_mode) else None
+
+    def _unchanged(
+        self, rel: str, h: int, digest: bytes | None, figure: bytes
+    ) -> tuple[int, int] | None:
+        """(manifest row, live size) if the previous build wrote these bytes (`digest`) or this
+        figure key there and nothing touched it since; else None."""
+        row = self._old.find(h) if self._old is not None else -1
+        if row < 0:
+            return None
+        if digest is not None and self._old.digests[row].tobytes() != digest:
+            return None
+        if digest is None and (figure == _NO_FIGURE or self._old.figures[row].tobytes() != figure):
+            return None
+        st = self._livestat_fingerprint(rel)
+        if st is None or stat_fingerprint(st) != int(self._old.stats[row]):
+            return None
+        return row, st.st_size
+
+    def _row(self, h: int, digest: bytes, figure: bytes, fingerprint: int) -> None:
+        self._keys.append(h)
+        self._digests += digest
+        self._figures += figure
+        self._stats.append(fingerprint)
+
+    def _stage(self, rel: str, raw: bytes) -> None:
+        full = f"{self._tmp}/{rel}"
+        parent = full[: full.rfind("/")]
+        if parent not in self._dirs:
+            os.makedirs(parent, exist_ok=True)
+            self._dirs.add(parent)
+        try:
+            with open(full, "xb") as f:  # exclusive: a second output for one path fails here
+                f.write(raw)
+        except FileExistsError:
+            raise OutputError(rel, _TWICE) from None
+        self.staged += 1
+
     def write(self, rel: str, data: bytes | str) -> None:
-        rel = self._clean(rel)
-        if rel in self.written:
-            raise OutputError(rel, "two outputs for one path; each page and image needs its own")
-        self.written.add(rel)
-        raw = data.encode("utf-8") if isinstance(data, str) else data
+        self._write(self._clean(rel), data.encode("utf-8") if isinstance(data, str) else data)
+
+    def _write(self, rel: str, raw: bytes, figure: bytes = _NO_FIGURE) -> None:
+        h, digest = path_hash(rel), _digest(raw)
         self.bytes += len(raw)
-        digest = _digest(raw)
-        self._hashes[rel] = digest
-        if self._old is not None:
-            old = self._old.get(rel)
-            live = self._live.get(rel)
-            if (
-                old is not None
-                and live is not None
-                and old[0] == digest
-                and tuple(old[1:5]) == live
-            ):
-                self.kept += 1
-                return
-        full = self._staging(rel)
-        if full.parent not in self._dirs:
-            full.parent.mkdir(parents=True, exist_ok=True)
-            self._dirs.add(full.parent)
-        with open(full, "wb") as f:
-            f.write(raw)
-        self.staged.add(rel)
+        found = self._unchanged(rel, h, digest, _NO_FIGURE)
+        if found is not None:
+            self._row(h, digest, figure, int(self._old.stats[found[0]]))
+            self.kept += 1
+            return
+        self._stage(rel, raw)
+        self._row(h, digest, figure, 0)
 
     def write_figure(self, rel: str, fig: Figure) -> None:
         """Write a lazy figure: kept as it is if the live file was drawn from the same key and is
         untouched since (its recorded stat); else its PNG bytes are written like `write`."""
-        key = fig.key.hex()
-        if self._old is not None:
-            clean = self._clean(rel)
-            old = self._old.get(clean)
-            live = self._live.get(clean)
-            if (
-                old is not None
-                and live is not None
-                and len(old) == 6
-                and old[5] == key
-                and tuple(old[1:5]) == live
-                and clean not in self.written
-            ):
-                self.written.add(clean)
-                self.bytes += live[0]
-                self._hashes[clean] = old[0]
-                self._figures[clean] = key
-                self.kept += 1
-                fig.kept()
-                return
-        self.write(rel, fig.png())
-        self._figures[self._clean(rel)] = key
+        rel = self._clean(rel)
+        h = path_hash(rel)
+        found = self._unchanged(rel, h, None, fig.key)
+        if found is None:
+            self._write(rel, fig.png(), fig.key)
+            return
+        row, size = found
+        self._row(h, self._old.digests[row].tobytes(), fig.key, int(self._old.stats[row]))
+        self.bytes += size
+        self.kept += 1
+        fig.kept()
 
     def copy_tree(self, src: Path, rel: str) -> None:
         for f in sorted(Path(src).rglob("*")):
             if f.is_file():
                 self.write(f"{rel}/{f.relative_to(src).as_posix()}", f.read_bytes())
 
+    def _table(self) -> tuple[np.ndarray, np.ndarray]:
+        """(path hashes sorted, rows in that order); refuses a path written twice."""
+        keys = np.frombuffer(self._keys, np.uint64)
+        order = np.argsort(keys, kind="stable")
+        sorted_keys = keys[order]
+        twice = np.flatnonzero(sorted_keys[1:] == sorted_keys[:-1])
+        if len(twice):
+            raise OutputError(self._name_of(int(sorted_keys[twice[0]])), _TWICE)
+        return sorted_keys, order
+
+    def _name_of(self, h: int) -> str:
+        """The written path with hash h (for an error message), found in the folders."""
+        for root in (self._tmp, self._out):
+            for rel, entries, _ in walk(root) if os.path.isdir(root) else ():
+                for e in entries:
+                    if path_hash(rel + e.name) == h:
+                        return rel + e.name
+        return f"<path hash {h:016x}>"
+
     def commit(self) -> None:
         """Make the written outputs the site (see the module docstring), then save the manifest."""
+        sorted_keys, order = self._table()
+
+        def written(rels: list[str]) -> np.ndarray:
+            q = np.fromiter(map(path_hash, rels), np.uint64, len(rels))
+            i = np.minimum(np.searchsorted(sorted_keys, q), max(len(sorted_keys) - 1, 0))
+            return sorted_keys[i] == q if len(sorted_keys) else np.zeros(len(q), bool)
+
         if self._old is not None:
-            stats = self._update_in_place()
+            self._remove_unwritten(written)
+            self._move_staged(sorted_keys, order)
         else:
             self._swap()
-            stats, _, _ = scan(self.out)
-        self._save_manifest(stats)
+            self._record_stats(self._out, sorted_keys, order)
+        self._save_manifest(sorted_keys, order)
 
     def _swap(self) -> None:
         """Full commit: the staging folder becomes the site; the old one is deleted."""
@@ -282,43 +310,58 @@ class SiteWriter:
         else:
             os.replace(self.tmp, self.out)
 
-    def _update_in_place(self) -> dict[str, Stat]:
-        """Incremental commit: delete what this build did not write, move staged files in."""
-        needed: set[str] = set()  # the folders of the written files, and all their parents
-        for rel in self.written:
-            i = rel.rfind("/")
-            while i > 0 and rel[:i] not in needed:
-                needed.add(rel[:i])
-                i = rel.rfind("/", 0, i)
-        for rel in self._others + [r for r in self._live if r not in self.written]:
-            (self.out / rel).unlink(missing_ok=True)
-        for rel in sorted(self._live_dirs, reverse=True):  # children before their parents
-            if rel not in needed:
-                shutil.rmtree(self.out / rel, ignore_errors=True)
-        made: set[Path] = set()
-        stats = {r: self._live[r] for r in self.written if r not in self.staged}
-        for rel in sorted(self.staged):
-            dst = self.out / rel
-            if dst.parent not in made:
-                dst.parent.mkdir(parents=True, exist_ok=True)
-                made.add(dst.parent)
-            os.replace(self._staging(rel), dst)
-            stats[rel] = _stat(os.stat(dst))
-        shutil.rmtree(self.tmp, ignore_errors=True)
-        return stats
+    def _remove_unwritten(self, written) -> None:
+        """Incremental commit, first half: delete every live entry this build did not write
+        (and links, sockets…), then the folders left empty; folder by folder, children first."""
+        for rel, entries, _ in walk(self._out):
+            files = [e for e in entries if e.is_file(follow_symlinks=False)]
+            keep = written([rel + e.name for e in files]) if files else ()
+            for e, k in zip(files, keep, strict=True):
+                if not k:
+                    os.unlink(e.path)
+            for e in entries:
+                if not e.is_file(follow_symlinks=False):
+                    os.unlink(e.path)
+            if rel and not os.listdir(f"{self._out}/{rel}"):
+                os.rmdir(f"{self._out}/{rel}")
 
-    def _save_manifest(self, stats: dict[str, Stat]) -> None:
+    def _move_staged(self, sorted_keys: np.ndarray, order: np.ndarray) -> None:
+        """Incremental commit, second half: rename each staged file over its live path."""
+        stats = np.frombuffer(self._stats, np.uint64)
+        for rel, entries, _ in walk(self._tmp):
+            if not entries:
+                continue
+            dst_dir = f"{self._out}/{rel}"
+            os.makedirs(dst_dir, exist_ok=True)
+            for e in entries:
+                os.replace(e.path, dst_dir + e.name)
+            rows = order[np.searchsorted(sorted_keys, [path_hash(rel + e.name) for e in entries])]
+            stats[rows] = [stat_fingerprint(os.lstat(dst_dir + e.name)) for e in entries]
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def _record_stats(self, root: str, sorted_keys: np.ndarray, order: np.ndarray) -> None:
+        """After a full commit: every file's stat fingerprint, folder by folder."""
+        stats = np.frombuffer(self._stats, np.uint64)
+        for rel, entries, _ in walk(root):
+            if entries:
+                idx = np.searchsorted(sorted_keys, [path_hash(rel + e.name) for e in entries])
+                stats[order[idx]] = [
+                    stat_fingerprint(e.stat(follow_symlinks=False)) for e in entries
+                ]
+
+    def _save_manifest(self, sorted_keys: np.ndarray, order: np.ndarray) -> None:
         if self._manifest_file is None:
             return
-        files = {
-            r: [self._hashes[r], *stats[r], *([self._figures[r]] if r in self._figures else [])]
-            for r in sorted(self.written)
-            if r in stats
-        }
-        if files == self._old:  # a no-change rebuild: the manifest on disk says just this
-            return
-        doc = {"version": _MANIFEST_VERSION, "out": os.fsdecode(self.out), "files": files}
-        atomic_write(self._manifest_file, json.dumps(doc, separators=(",", ":")).encode())
+        n = len(order)
+        m = Manifest(
+            sorted_keys,
+            np.frombuffer(self._digests, np.uint8).reshape(n, 16)[order],
+            np.frombuffer(self._figures, np.uint8).reshape(n, 16)[order],
+            np.frombuffer(self._stats, np.uint64)[order],
+        )
+        data = m.to_bytes(self._out)
+        if not same_bytes(self._manifest_file, data):  # a no-change rebuild saves nothing
+            atomic_write(self._manifest_file, data)
 
     def abort(self) -> None:
         shutil.rmtree(self.tmp, ignore_errors=True)

@@ -97,9 +97,9 @@ def test_changed_hyperparameter_recomputes_only_that_method(tiny_build, tmp_path
     cfg = load_config(TINY_CONFIG, {"probes": {"gradcam": {"layers": ["conv_1_1"]}}})
     report = build(cfg, tmp_path / "s", cache)
     # 10 samples × gradcam at the new layer, and their deletion / insertion curves (issue 12);
-    # its sanity checks at the new deepest layer: 5 randomization levels, shuffled labels, pointing
-    # and the similarity of its maps with their randomized maps (cached since issue 10)
-    assert report.computed == 20 + 7 + 1
+    # its sanity checks at the new deepest layer, per sample: 5 randomization levels, shuffled
+    # labels and the similarity of its maps with their randomized maps (issue 10); pointing
+    assert report.computed == 20 + 10 * (5 + 1 + 1) + 1
 
 
 def test_added_sample_computes_only_that_samples_artifacts(tiny_build, tmp_path):
@@ -121,12 +121,13 @@ def test_added_sample_computes_only_that_samples_artifacts(tiny_build, tmp_path)
     ]  # fmt: skip
     owners = {p.relative_to(tmp_path / "cache"): json.loads(p.read_text()) for p in added}
     mine = [k for k, m in owners.items() if m.get("sample") == "user-new"]
-    # the sanity checks are cached per sample set (their maps, then their similarity numbers):
-    # those are the only entries that cover other samples too
-    shared = {k: m for k, m in owners.items() if k not in mine}
-    assert {k.parts[0] for k in shared} <= {"sanity"}, sorted(map(str, shared))
-    assert all("user-new" in m.get("samples", ["user-new"]) for m in shared.values())
+    # every entry is the new sample's own, the sanity checks' randomized maps and their
+    # similarity numbers included (cached per sample too): no other sample is recomputed
+    others = sorted(str(k) for k in owners if k not in mine)
+    assert not others, others
     assert {k.parts[0] for k in mine} >= {"activations", "gradcam", "occlusion", "faithfulness"}
+    checks = {m.get("check") for k, m in owners.items() if k.parts[0] == "sanity"}
+    assert checks == {"model", "data", "similarity"}
     assert len(added) == report.computed
 
 

@@ -24,12 +24,51 @@ def test_save_load_roundtrip_and_corruption(tmp_path):
     c.save("p", "m", k, {"a": np.arange(6.0).reshape(2, 3)}, {"probe": "p"})
     np.testing.assert_array_equal(c.load("p", "m", k)["a"], np.arange(6.0).reshape(2, 3))
     assert not list(tmp_path.rglob("*.tmp"))  # temp files renamed away
-    npz = next(tmp_path.rglob("*.npz"))
-    npz.write_bytes(npz.read_bytes()[:40])  # truncate
+    data = next(tmp_path.rglob("*.bin"))
+    good = data.read_bytes()
+    data.write_bytes(good[:40])  # truncate
     assert c.load("p", "m", k) is None
     assert warnings and "unreadable" in warnings[0] and "recomputing" in warnings[0]
     assert c.load("p", "m", cache_mod.key({"x": 2})) is None  # plain miss: no warning
     assert len(warnings) == 1
+    data.write_bytes(good[:-1] + bytes([good[-1] ^ 1]))  # same size, one bit flipped
+    assert c.load("p", "m", k) is None and "CRC-32" in warnings[1]
+
+
+def test_pack_layout_dtypes_alignment_and_writable_arrays(tmp_path):
+    arrays = {
+        "z": np.arange(7, dtype=np.uint8),
+        "a": np.arange(12, dtype=">f8").reshape(3, 4)[:, ::2],  # big-endian, not contiguous
+        "s": np.float32(2.5),  # 0-d
+        "e": np.zeros((0, 3), np.int16),
+    }
+    c = Cache(tmp_path)
+    c.save("p", "m", "k" * 64, arrays, {})
+    got = c.load("p", "m", "k" * 64)
+    assert sorted(got) == sorted(arrays)
+    for name, a in arrays.items():
+        assert got[name].dtype == np.asarray(a).dtype and got[name].shape == np.shape(a)
+        np.testing.assert_array_equal(got[name], a)
+        assert got[name].flags.writeable
+        assert got[name].base is None  # its own buffer: keeping it keeps no other array alive
+    _, layout = cache_mod.pack(arrays)
+    assert all(offset % 64 == 0 for _, _, offset in layout.values())
+
+
+def test_entries_stored_as_npz_by_earlier_versions_are_read(tmp_path):
+    import json
+
+    c = Cache(tmp_path)
+    k = cache_mod.key({"old": 1})
+    side = tmp_path / "p" / "m" / f"{k[:16]}.json"
+    side.parent.mkdir(parents=True)
+    np.savez(side.with_suffix(".npz"), a=np.arange(4.0))
+    side.write_text(json.dumps({"key": k, "arrays": {"a": [4]}}))
+    assert c.has("p", "m", k)
+    np.testing.assert_array_equal(c.load("p", "m", k)["a"], np.arange(4.0))
+    c.save("p", "m", k, {"a": np.arange(4.0) + 1}, {})  # rewritten in the new layout
+    assert not side.with_suffix(".npz").exists() and side.with_suffix(".bin").exists()
+    np.testing.assert_array_equal(c.load("p", "m", k)["a"], np.arange(4.0) + 1)
 
 
 def _samples(n):
@@ -124,8 +163,8 @@ def test_entry_unreadable_after_planning_is_recomputed_on_access(tiny_net, tmp_p
     ctx = ComputeContext(Cache(tmp_path, warn=warnings.append), tiny_net, "w0", 0, 64)
     lazy = run_activations(ctx, samples)  # planned: both entries present
     assert ctx.counts == {"activations": [0, 2]}
-    for npz in tmp_path.rglob("*.npz"):
-        npz.write_bytes(npz.read_bytes()[:40])
+    for data in tmp_path.rglob("*.bin"):
+        data.write_bytes(data.read_bytes()[:40])
     again = lazy["s1"]
     assert warnings and "unreadable" in warnings[0]
     assert ctx.counts == {"activations": [1, 1]}

@@ -112,11 +112,11 @@ KILL_MID_COMMIT = (
     "import cnnatlas.pipeline as p, cnnatlas.writer as w\n"
     "f = p.render\n"
     "p.render = lambda *a, **k: f(*a, **k) + '<!-- changed -->'\n"
-    "c, s, flag = w.SiteWriter.commit, w._stat, []\n"
+    "c, s, flag = w.SiteWriter.commit, w.stat_fingerprint, []\n"
     "def commit(self):\n    flag.append(1)\n    return c(self)\n"
     "def st(x, n=[0]):\n    if flag:\n        n[0] += 1\n"
     "        if n[0] == 5: os.kill(os.getpid(), 9)\n    return s(x)\n"
-    "w.SiteWriter.commit, w._stat = commit, st"
+    "w.SiteWriter.commit, w.stat_fingerprint = commit, st"
 )
 
 

@@ -7,12 +7,10 @@ keyboard alone reaches everything; switching samples needs no server.
 
 from __future__ import annotations
 
-import io
-import json
-
 import numpy as np
 import pytest
 
+from cnnatlas.cache import read_entry
 from tests.browsercheck import watch
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -32,9 +30,8 @@ def stored(tiny_build):
     cache = tiny_build[1] / "activations"
     out = {}
     for side in sorted(cache.rglob("*.json")):
-        meta = json.loads(side.read_text())
-        with np.load(io.BytesIO(side.with_suffix(".npz").read_bytes())) as f:
-            out[meta["sample"]] = {k: f[k] for k in f.files}
+        meta, arrays = read_entry(side)
+        out[meta["sample"]] = arrays
     assert out, "no cached activations"
     return out
 

@@ -178,8 +178,8 @@ def test_misses_run_in_memory_budget_groups_and_results_are_read_lazily(
     ctx, grouped = run(tmp_path / "grouped", 1)
     assert sizes == [1] * 9  # 3 samples × (1 map set + 2 baselines), one call each
     assert ctx.memo.size == 0 and list(grouped["m/input"]) == ["s0", "s1", "s2"]
-    stored = sorted(p.name for p in (tmp_path / "grouped").rglob("*.npz"))
-    assert stored == sorted(p.name for p in (tmp_path / "whole").rglob("*.npz"))
+    stored = sorted(p.name for p in (tmp_path / "grouped").rglob("*.bin"))
+    assert stored and stored == sorted(p.name for p in (tmp_path / "whole").rglob("*.bin"))
     for name, per in whole.items():
         for sid in per:
             for k, v in per[sid].items():

@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from cnnatlas.cache import read_entry
 from cnnatlas.models.base import Net
 from cnnatlas.playground import model_file
 from cnnatlas.probes.gradcam import gradcam
@@ -68,9 +69,7 @@ def _stored(cache: Path, probe: str) -> dict[str, list[tuple[dict, dict[str, np.
     """The build's cached artifacts of one probe, by sample id: [(sidecar, arrays)]."""
     out: dict[str, list] = {}
     for side in sorted((cache / probe / "tinyvgg").glob("*.json")):
-        meta = json.loads(side.read_text())
-        with np.load(side.with_suffix(".npz")) as f:
-            out.setdefault(meta["sample"], []).append((meta, {k: f[k] for k in f.files}))
+        out.setdefault(json.loads(side.read_text())["sample"], []).append(read_entry(side))
     return out
 
 

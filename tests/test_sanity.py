@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import jax
 import numpy as np
 import pytest
@@ -91,6 +93,45 @@ def test_maps_reproduce_the_atlas_maps_with_the_same_noise(tiny_net, tmp_path):
     xs = np.stack([s.x for s in samples])
     maps = randomization.method_maps(ctx.net, spec, fn_hp, xs, *job, 64)
     np.testing.assert_array_equal(maps, np.stack([arts[s.id]["maps"][0] for s in samples]))
+
+
+def test_per_sample_entries_equal_the_whole_set_call(tiny_net, tmp_path):
+    """Issue 10: the randomized maps and their similarity numbers are cached per sample; a set
+    grown by two samples computes only those two, and every map and number equals the one
+    whole-set batched call (SmoothGrad: the noise keys are per sample too)."""
+    from cnnatlas.trust import sanity
+
+    samples = _samples(7)
+    preds = np.arange(7) % 5
+    spec = PROBES["smoothgrad"]
+    hp = {**randomization.primary_hparams({**spec.defaults, "n": 3}, ())[1]}
+    rand = type(tiny_net)(
+        randomization.cascade_params(tiny_net.spec, tiny_net.params, jax.random.key(1))[-1],
+        tiny_net.spec,
+    )
+    job = randomization.job_grid(0, "smoothgrad", "pred_true", 5, samples, preds)
+    xs = np.stack([s.x for s in samples])
+    want = randomization.method_maps(rand, spec, hp, xs, *job, 64)  # the whole set at once
+    orig = randomization.method_maps(tiny_net, spec, hp, xs, *job, 64)
+    whole = {f"model_{m}": v[None] for m, v in compare(orig, want).items()}  # (1 level, N)
+
+    ctx = ComputeContext(Cache(tmp_path), tiny_net, "w", 0, 64)
+    for n, computed in ((5, 5), (7, 2)):  # then two samples added: only theirs computed
+        sub = [a[:n] for a in job]
+        ctx.counts.clear()
+        got = randomization.sample_maps(ctx, "model", rand, "r", "smoothgrad", hp, samples[:n], sub)
+        rand_res = {"model": {"sg": [got]}}
+        ids = [s.id for s in samples[:n]]
+        sim = sanity.similarity(ctx, "m", orig[:n], rand_res, "sg", ids)
+        assert ctx.counts == {
+            "sanity": [computed, n - computed],
+            "similarity": [computed, n - computed],
+        }
+        np.testing.assert_array_equal(np.asarray(got), want[:n])
+        for k, v in sim.items():
+            np.testing.assert_array_equal(v, whole[k][..., :n])
+    owners = [json.loads(p.read_text()).get("sample") for p in tmp_path.rglob("*.json")]
+    assert sorted(owners) == sorted(2 * [s.id for s in samples])  # maps + numbers, per sample
 
 
 def test_gradient_changes_under_randomization_input_only_method_is_flagged(tiny_net):

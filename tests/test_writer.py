@@ -60,7 +60,7 @@ def test_unchanged_outputs_are_not_rewritten(tmp_path):
     edited = {**SITE, "index.html": b"<h1>home, edited</h1>"}
     again = _write(out, cache, edited)
     assert again.incremental
-    assert (again.kept, sorted(again.staged)) == (len(SITE) - 1, ["index.html"])
+    assert (again.kept, again.staged) == (len(SITE) - 1, 1)
     after = _ids(out)
     assert {p for p in after if after[p] != before[p]} == {"index.html"}
     assert tree_bytes(out) == _cold(tmp_path, edited)
@@ -79,7 +79,7 @@ def test_stale_and_foreign_entries_are_removed(tmp_path):
     (out / "link").symlink_to(outside, target_is_directory=True)
     fewer = {k: v for k, v in SITE.items() if not k.startswith("img/samples/b/")}
     w = _write(out, cache, fewer)
-    assert w.incremental and not w.staged
+    assert w.incremental and w.staged == 0
     assert tree_bytes(out) == _cold(tmp_path, fewer)
     assert not (out / "img" / "samples" / "b").exists()  # emptied folders go too
     assert not (out / "link").is_symlink()
@@ -95,7 +95,7 @@ def test_deleted_or_edited_live_files_are_restored(tmp_path):
     page.write_bytes(b"<p>b</p>")  # same size; even with the old mtime put back
     os.utime(page, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     w = _write(out, cache, SITE)
-    assert sorted(w.staged) == ["samples/a/index.html", "static/style.css"]
+    assert w.staged == 2
     assert tree_bytes(out) == _cold(tmp_path, SITE)
 
 
@@ -185,7 +185,7 @@ def test_figures_with_the_same_drawing_key_are_kept_undrawn(tmp_path):
     drawn.clear()
     before = _ids(out)
     w = write(figs)
-    assert (drawn, w.kept, w.staged) == ([], 4, set())  # nothing drawn, nothing rewritten
+    assert (drawn, w.kept, w.staged) == ([], 4, 0)  # nothing drawn, nothing rewritten
     assert _ids(out) == before and w.bytes == sum(map(len, figs.values())) + 13
     b = out / "img" / "b.png"
     stat = b.stat()
@@ -193,9 +193,42 @@ def test_figures_with_the_same_drawing_key_are_kept_undrawn(tmp_path):
     os.utime(b, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     changed = {**figs, "img/c.png": b"\x89PNG C"}
     w = write(changed)
-    assert sorted(drawn) == ["img/b.png", "img/c.png"] and w.staged == set(drawn)
+    assert sorted(drawn) == ["img/b.png", "img/c.png"] and w.staged == len(drawn)
     assert tree_bytes(out) == _cold(tmp_path, {"index.html": b"<h1>home</h1>", **changed})
     with pytest.raises(OutputError, match="two outputs for one path"):
         w = SiteWriter(out, cache)
         w.write_figure("img/a.png", Figure(bytes(16), lambda: b"a"))
         w.write_figure("img/a.png", Figure(bytes(16), lambda: b"a"))
+
+
+def test_a_path_kept_twice_is_refused_at_commit_with_its_name(tmp_path):
+    out, cache = tmp_path / "site", tmp_path / "cache"
+    _write(out, cache, SITE)
+    before = tree_bytes(out)
+    w = SiteWriter(out, cache)
+    w.write("static/style.css", SITE["static/style.css"])  # kept: nothing staged...
+    w.write("static//style.css", SITE["static/style.css"])  # ...so only commit can tell
+    with pytest.raises(OutputError, match=r"static/style\.css.*two outputs for one path"):
+        w.commit()
+    w.abort()
+    assert tree_bytes(out) == before
+
+
+def test_writer_state_is_a_few_dozen_bytes_per_file(tmp_path):
+    """Issue 10: 10,000 samples make ~2.5 million files; the writer keeps flat arrays (48 bytes
+    a file, and as much for the previous manifest), not a dict entry per path."""
+    import tracemalloc
+
+    out, cache = tmp_path / "site", tmp_path / "cache"
+    files = {f"img/samples/s{i // 100:03d}/unit-{i % 100:02d}.png": b"x" for i in range(6000)}
+    _write(out, cache, files)
+    tracemalloc.start()
+    w = SiteWriter(out, cache)  # loads the manifest of 6000 files
+    for rel, data in files.items():
+        w.write(rel, data)  # every one kept
+    current, _ = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert w.kept == len(files)
+    assert current / len(files) < 150, f"{current / len(files):.0f} bytes per file"
+    w.commit()
+    assert tree_bytes(out) == _cold(tmp_path, files)

@@ -10,8 +10,10 @@ Maps", NeurIPS 2018, arXiv 1810.03292).
 
 A map that stays the same when what the model learned is destroyed explains the input or the
 method, not the model. The maps are compared in `similarity.py`. Each (method, model) pair is one
-batched call (`probes.batched_grid`, the atlas's own compiled program), cached under
-`.cache/sanity/` by the weights' hash, the method's hparams, the samples, the targets and keys.
+batched call (`probes.batched_grid`, the atlas's own compiled program) over the samples not yet
+cached, stored under `.cache/sanity/` per sample (`sample_maps`, keyed by the weights' hash, the
+method's hparams, the sample, its target and PRNG keys), so adding a sample computes only its
+maps (issue 10). The fixed synthetic set of the pointing game is one entry (`cached_maps`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import dataclasses
 import hashlib
 import time
 import zlib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +41,7 @@ from ..train import train
 from ..weights import model_parts, params_sha256, weights_key
 from .trained import cached_net
 
-VERSION = 1
+VERSION = 2  # 2: model / data randomization maps cached per sample (issue 10)
 FUNCTION_OPTIONS = ("layers", "classes")  # job options, not arguments of the probe function
 
 
@@ -136,9 +139,97 @@ def method_maps(
     return np.asarray(maps, np.float32)[np.arange(len(xs)), col]
 
 
+class SampleMaps(Sequence[np.ndarray]):
+    """The maps (H, W) of `samples` in order, read from their per-sample cache entries when
+    indexed (kept in the context's bounded `ArrayMemo`), so a check over `trust.sanity_samples`
+    samples holds none of them at once. `keys[i]`: the cache key of sample i's map (it names the
+    map's content: `sanity.similarity` keys on it). `np.asarray` stacks them: (N, H, W)."""
+
+    def __init__(self, entries: cache_mod.Entries, ids: list[str], keys: list[str]) -> None:
+        self.entries, self.ids, self.keys = entries, ids, keys
+
+    def __getitem__(self, i):  # type: ignore[override]
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        return self.entries[self.ids[i]]["maps"]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        return np.stack([self[i] for i in range(len(self))]).astype(dtype or np.float32)
+
+
+def sample_maps(ctx, check: str, net: Net, net_sha: str, name: str, hp, samples, job) -> SampleMaps:
+    """`method_maps` behind one cache entry per sample, as `compute._cached_map`: the key names
+    the check, method (and version), hparams, weights, the sample's content, its target, target
+    row, column and PRNG key data; the samples not stored are computed in one batched call per
+    memory-bounded group and stored per sample. job = `job_grid`'s (grid, keys, column), whose
+    rows depend on their own sample only, so a sample's map does not depend on the others."""
+    probe = PROBES[name]
+    grid, keys, col = (np.asarray(a) for a in job)
+    model = net.spec.name
+    parts = {
+        "probe": "sanity",
+        "check": check,
+        "method": name,
+        "method_version": probe.version,
+        "version": VERSION,
+        "hparams": hp,
+        "weights": net_sha,
+    }
+
+    def sample_parts(i: int) -> dict[str, Any]:
+        return {
+            "target": int(grid[i, col[i]]),
+            "grid": grid[i].tolist(),
+            "column": int(col[i]),
+            "keys": keys[i].tolist(),
+        }
+
+    ks = [
+        cache_mod.key({**parts, **sample_parts(i), "sample": s.sha256})
+        for i, s in enumerate(samples)
+    ]
+    index = {s.id: i for i, s in enumerate(samples)}
+
+    def store(idx: list[int]) -> np.ndarray:
+        t = time.perf_counter()
+        xs = np.stack([samples[i].x for i in idx])
+        maps = method_maps(net, probe, hp, xs, grid[idx], keys[idx], col[idx], ctx.memory_mb)
+        dt = time.perf_counter() - t
+        for i, m in zip(idx, maps, strict=True):
+            meta = {
+                **parts,
+                **sample_parts(i),
+                "sample": samples[i].id,
+                "seconds": dt / len(idx),
+                "jax": jax.__version__,
+            }
+            ctx.cache.save("sanity", model, ks[i], {"maps": m}, meta)
+        ctx.seconds["sanity"] = ctx.seconds.get("sanity", 0.0) + dt
+        return maps
+
+    def recompute(sid: str) -> dict[str, np.ndarray]:  # an unreadable entry (it warned)
+        ctx.count("sanity", 1, -1)
+        return {"maps": store([index[sid]])[0]}
+
+    misses = [i for i in range(len(samples)) if not ctx.cache.has("sanity", model, ks[i])]
+    step = chunk_size(_bytes_per_example(net, grid.shape[1]), ctx.memory_mb)  # held at once
+    for lo in range(0, len(misses), step):
+        store(misses[lo : lo + step])
+    ctx.count("sanity", len(misses), len(samples) - len(misses))
+    ids = [s.id for s in samples]
+    by_id = dict(zip(ids, ks, strict=True))
+    return SampleMaps(
+        cache_mod.Entries(ctx.cache, "sanity", model, by_id, ctx.memo, recompute), ids, ks
+    )
+
+
 def cached_maps(ctx, check: str, net: Net, net_sha: str, name: str, hp, samples, job):
-    """`method_maps` behind one cache entry per (check, method, weights, samples, targets);
-    job = `job_grid`'s (grid, keys, column)."""
+    """`method_maps` behind one cache entry per (check, method, weights, samples, targets), for
+    a fixed sample set (the pointing game's synthetic images); job = `job_grid`'s (grid, keys,
+    column). Returns (N, H, W) float32."""
     probe = PROBES[name]
     grid, keys, col = job
     parts = {
@@ -195,9 +286,9 @@ def evaluate(ctx, cfg, spec: ModelSpec, data, samples, preds, jobs, cache_root) 
       preds: (N,) int32 the atlas model's predicted class per sample: the maps' targets.
       jobs: {method: (layer or "input", probe-function hparams, classes option)}.
     Returns:
-      {"levels": cascade stage names, "model": {method: (L, N, H, W)},
-       "data": {method: (N, H, W)}, "data_model": meta of the shuffled-label model}; the checks
-       disabled in cfg.trust are left out.
+      {"levels": cascade stage names, "model": {method: L `SampleMaps` (N, H, W)},
+       "data": {method: `SampleMaps` (N, H, W)}, "data_model": meta of the shuffled-label
+       model}; the checks disabled in cfg.trust are left out. The maps are read lazily.
     """
     out: dict[str, Any] = {"levels": cascade(spec), "model": {}, "data": {}}
     if not samples or not jobs:
@@ -210,9 +301,9 @@ def evaluate(ctx, cfg, spec: ModelSpec, data, samples, preds, jobs, cache_root) 
     for name, (_, hp, classes) in jobs.items():
         job = job_grid(ctx.seed, name, classes, spec.n_classes, samples, preds)
         if nets:
-            out["model"][name] = np.stack(
-                [cached_maps(ctx, "model", net, sha, name, hp, samples, job) for net, sha in nets]
-            )
+            out["model"][name] = [
+                sample_maps(ctx, "model", net, sha, name, hp, samples, job) for net, sha in nets
+            ]
     if cfg.trust.data_randomization:
         net, meta = shuffled_net(cfg, spec, data, cache_root)
         out["data_model"] = meta
@@ -220,5 +311,5 @@ def evaluate(ctx, cfg, spec: ModelSpec, data, samples, preds, jobs, cache_root) 
         for name, (_, hp, classes) in jobs.items():
             job = job_grid(ctx.seed, name, classes, spec.n_classes, samples, preds)
             sha = meta["weights_sha256"]
-            out["data"][name] = cached_maps(ctx, "data", rnet, sha, name, hp, samples, job)
+            out["data"][name] = sample_maps(ctx, "data", rnet, sha, name, hp, samples, job)
     return out

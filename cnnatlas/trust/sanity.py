@@ -16,7 +16,7 @@ from . import pointing, randomization
 from .faithfulness import predicted_maps
 from .similarity import compare
 
-SIMILARITY_VERSION = 1  # bump when similarity.py's measures change
+SIMILARITY_VERSION = 2  # bump when similarity.py's measures change (2: cached per sample)
 
 
 def jobs_for(
@@ -67,7 +67,10 @@ def evaluate(ctx, cfg, spec, data, samples, acts, attributions, hparams, cache_r
         "preds": preds,
         "originals": originals,
         **rand,
-        "similarity": {n: similarity(ctx, spec.name, originals[n], rand, n) for n in jobs},
+        "similarity": {
+            n: similarity(ctx, spec.name, originals[n], rand, n, [s.id for s in samples])
+            for n in jobs
+        },
         "pointing": pointing.evaluate(ctx, cfg, spec, jobs, cache_root),
     }
 
@@ -79,10 +82,25 @@ def _digest(a: np.ndarray) -> str:
     ).hexdigest()
 
 
-def similarity(ctx, model: str, original: np.ndarray, rand: dict, name: str) -> dict[str, Any]:
-    """`similarity.compare` of a method's maps with its randomized maps, cached by the maps'
-    content (issue 10: the measures were ~3 s of every rebuild).
+def _map_ids(maps) -> list[str]:
+    """What names each map's content: its cache key (randomization.SampleMaps, read without
+    reading the map) or a digest of the map (an array, e.g. in tests)."""
+    if isinstance(maps, randomization.SampleMaps):
+        return list(maps.keys)
+    return [_digest(m) for m in np.asarray(maps)]
 
+
+def similarity(
+    ctx, model: str, original: np.ndarray, rand: dict, name: str, ids: list[str]
+) -> dict[str, Any]:
+    """`similarity.compare` of a method's maps with its randomized maps, cached per sample
+    (issue 10: the measures were ~3 s of every rebuild; adding a sample computes only its own).
+    The key of sample i names its original map's content and its randomized maps' cache keys;
+    the misses are compared in one vectorized call (the measures are per map pair).
+
+    Args:
+      original: (N, H, W) the method's maps. rand: randomization.evaluate's results.
+      ids: (N,) the sample ids (the entries' owners).
     Returns {"model_spearman", "model_ssim": (L, N) per randomization level, or absent;
     "data_spearman", "data_ssim": (N,), or absent}.
     """
@@ -90,23 +108,33 @@ def similarity(ctx, model: str, original: np.ndarray, rand: dict, name: str) -> 
     others = {k: v for k, v in others.items() if v is not None}
     if not others:
         return {}
-    parts = {
-        "check": "similarity",
-        "version": SIMILARITY_VERSION,
-        "original": _digest(original),
-        **{k: _digest(v) for k, v in others.items()},
-    }
-    k = cache_mod.key(parts)
-    hit = ctx.cache.load("sanity", model, k)
-    if hit is not None:
-        ctx.count("similarity", 0, 1)
-        return hit
-    out: dict[str, Any] = {}
-    if "model" in others:
-        per = [compare(original, m) for m in others["model"]]  # levels of {measure: (N,)}
-        out.update({f"model_{m}": np.stack([p[m] for p in per]) for m in ("spearman", "ssim")})
+    names = {"model": [_map_ids(level) for level in others["model"]]} if "model" in others else {}
     if "data" in others:
-        out.update({f"data_{m}": v for m, v in compare(original, others["data"]).items()})
-    ctx.cache.save("sanity", model, k, out, {"check": "similarity", "method": name, **parts})
-    ctx.count("similarity", 1, 0)
-    return out
+        names["data"] = _map_ids(others["data"])
+    base = {"check": "similarity", "version": SIMILARITY_VERSION, "method": name}
+    parts = [
+        {
+            **base,
+            "original": _digest(original[i]),
+            **({"model": [level[i] for level in names["model"]]} if "model" in names else {}),
+            **({"data": names["data"][i]} if "data" in names else {}),
+        }
+        for i in range(len(ids))
+    ]
+    keys = [cache_mod.key(p) for p in parts]
+    found = [ctx.cache.load("sanity", model, k) for k in keys]
+    miss = [i for i, hit in enumerate(found) if hit is None]
+    if miss:
+        got: dict[str, np.ndarray] = {}
+        if "model" in others:  # levels of {measure: (M,)}
+            per = [compare(original[miss], np.stack([m[i] for i in miss])) for m in others["model"]]
+            got.update({f"model_{m}": np.stack([p[m] for p in per]) for m in ("spearman", "ssim")})
+        if "data" in others:
+            d = others["data"]
+            cmp = compare(original[miss], np.stack([d[i] for i in miss]))
+            got.update({f"data_{m}": v for m, v in cmp.items()})
+        for j, i in enumerate(miss):
+            found[i] = {m: np.asarray(v[..., j]) for m, v in got.items()}
+            ctx.cache.save("sanity", model, keys[i], found[i], {**parts[i], "sample": ids[i]})
+    ctx.count("similarity", len(miss), len(ids) - len(miss))
+    return {m: np.stack([f[m] for f in found], axis=-1) for m in found[0]} if found else {}
