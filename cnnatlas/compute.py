@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import time
 import zlib
-from functools import partial
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from . import cache as cache_mod
