@@ -99,6 +99,9 @@ class SiteConfig:
     title: str = "cnnatlas"
     base_url: str = ""  # set: sitemap.xml and canonical links; unset: nothing absolute
     topk: int = field(default=5, metadata=_range(1, 1000))
+    # samples shown on the pages that list every sample's maps (layer pages, method galleries,
+    # misclassifications): at 10,000 samples each would be tens of MB (issue 10)
+    gallery_samples: int = field(default=100, metadata=_range(1, 1_000_000))
     report: bool = False  # also write the self-contained report.html (or: build.py --report)
 
 

@@ -29,23 +29,47 @@ class Cell:
     attributes or items (`cell["img"]`, `"faith" in cell`).
 
     Compact (issue 10: a dict of dicts per map was ~40 KB a sample; 10,000 samples): the paths
-    and ranges are made when asked for from a shared path prefix, the file each scope uses, and
-    each scope's colour-scale extent.
+    and ranges are made when asked for, from the map's (sample, variant, class), the file each
+    scope uses and each scope's colour-scale extent.
     """
 
-    __slots__ = ("_base", "_diag", "_files", "_names", "_signed", "_tops", "faith")
+    __slots__ = (
+        "_cls",
+        "_diag",
+        "_files",
+        "_names",
+        "_sample",
+        "_signed",
+        "_tops",
+        "_variant",
+        "faith",
+    )
     _SHARED: ClassVar[dict[tuple, tuple]] = {}  # equal tuples of names, kept once
 
-    def __init__(self, base: str, files: tuple[str, ...], tops: tuple[float, ...], signed: bool,
-                 names: tuple[str, ...] = (), diag: tuple[float, ...] = ()) -> None:  # fmt: skip
-        self._base, self._tops, self._signed, self._diag = base, tops, signed, diag
+    def __init__(
+        self,
+        where: tuple[str, str, int],
+        files: tuple[str, ...],
+        tops: tuple[float, ...],
+        signed: bool,
+        names: tuple[str, ...] = (),
+        diag: tuple[float, ...] = (),
+    ) -> None:
+        """where: (sample id, variant key, class) of the map; files: the scope whose file each
+        scope shows; tops: each scope's colour-scale extent (the range is ±top or [0, top])."""
+        self._sample, self._variant, self._cls = where
+        self._tops, self._signed, self._diag = tops, signed, diag
         self._files = self._SHARED.setdefault(files, files)
         self._names = self._SHARED.setdefault(names, names)
         self.faith: dict[str, float] | None = None
 
+    def path(self, scope: str) -> str:
+        """The image drawn for `scope` (scopes with equal extents share one)."""
+        return img_path("samples", self._sample, self._variant, f"{self._cls}-{scope}")
+
     @property
     def img(self) -> dict[str, str]:
-        return {sc: f"{self._base}{f}.png" for sc, f in zip(SCOPES, self._files, strict=True)}
+        return {sc: self.path(f) for sc, f in zip(SCOPES, self._files, strict=True)}
 
     @property
     def range(self) -> dict[str, tuple[float, float]]:
@@ -156,25 +180,25 @@ def attribution_figures(
                 if c in mine:  # predicted == true class: computed twice, shown once
                     continue
                 tops = (_extent(m, v.method.signed), per_class[c], set_extent[v.key])  # SCOPES
-                base = img_path("samples", s.id, v.key, f"{c}-")[:-4]  # without ".png"
                 drawn: dict[float, str] = {}  # extent -> the scope whose file draws it
                 for scope, top in zip(SCOPES, tops, strict=True):
                     if top not in drawn:
                         drawn[top] = scope
                         lo, hi = (-top, top) if v.method.signed else (0.0, top)
-                        jobs.append((f"{base}{scope}.png", s, v.key, i, lo, hi, v.method.signed))
+                        jobs.append((scope, s, v.key, c, i, lo, hi, v.method.signed))
                 files = tuple(drawn[t] for t in tops)
                 names, diag = (), ()
                 if "diagnostics" in a:
                     names = v.method.diagnostic_names
                     diag = tuple(map(float, a["diagnostics"][i]))
-                mine[c] = Cell(base, files, tops, v.method.signed, names, diag)
+                mine[c] = Cell((s.id, v.key, c), files, tops, v.method.signed, names, diag)
             cells[s.id][v.key] = mine
     return _draw(jobs, arts), cells
 
 
 def _draw(jobs: list[tuple], arts: Mapping) -> Iterator[tuple[str, Figure]]:
-    for path, s, vkey, i, lo, hi, signed in jobs:
+    for scope, s, vkey, c, i, lo, hi, signed in jobs:
+        path = img_path("samples", s.id, vkey, f"{c}-{scope}")
         m = arts[vkey][s.id]["maps"][i]
         if signed:
             yield path, images.map_figure(m, lo, hi, signed=True)

@@ -218,6 +218,7 @@ def build(cfg: Config, out: Path, cache_dir: Path, ui: UI | None = None) -> Buil
         },
         gradcam_layers=list(attributions.get("gradcam", {})),
         topk=min(cfg.site.topk, spec.n_classes),
+        gallery_samples=cfg.site.gallery_samples,
         warnings=ui.warnings,
     )
     from .writer import ImageSink, SiteWriter

@@ -101,8 +101,13 @@ class Site:
     test: dict[str, Any]  # accuracy, confusion (list of lists), n
     gradcam_layers: list[str]
     topk: int
+    gallery_samples: int = 100  # at most this many samples on a page listing all samples
     warnings: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def gallery(self, samples: list[SampleInfo] | None = None) -> list[SampleInfo]:
+        """The first `gallery_samples` of `samples` (default: the sample set)."""
+        return (self.samples if samples is None else samples)[: self.gallery_samples]
 
     def url_for(self, kind: str, key: Any = None) -> str:
         """Site-relative URL of an entity: ('sample', id), ('layer', name), ('class', index) ..."""

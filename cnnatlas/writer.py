@@ -181,7 +181,7 @@ class SiteWriter:
         """The bytes written for `rel` in this build."""
         return self.path(rel).read_bytes()
 
-    def _livestat_fingerprint(self, rel: str) -> os.stat_result | None:
+    def _live_stat(self, rel: str) -> os.stat_result | None:
         """The live file's stat, if it is a plain file reached without a link."""
         if self._links and any(rel == p or rel.startswith(p + "/") for p in self._links):
             return None
@@ -203,7 +203,7 @@ class SiteWriter:
             return None
         if digest is None and (figure == _NO_FIGURE or self._old.figures[row].tobytes() != figure):
             return None
-        st = self._livestat_fingerprint(rel)
+        st = self._live_stat(rel)
         if st is None or stat_fingerprint(st) != int(self._old.stats[row]):
             return None
         return row, st.st_size

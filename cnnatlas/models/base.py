@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any
 
 import flax.linen as nn
@@ -136,8 +137,13 @@ class ModelSpec:
             return st[-3].name, st[-1].name
         return None
 
+    @partial(jax.jit, static_argnums=0)
     def init(self, key: jax.Array) -> dict[str, Any]:
-        """Fresh parameters {stage name: linen params}, propagated through the stages."""
+        """Fresh parameters {stage name: linen params}, propagated through the stages.
+
+        One compiled program (issue 10): run op by op, the initializers' ~100 small programs
+        took ~3.7 s of a training run's start; compiled, 2.8 s, and ~0 s from the persistent
+        compilation cache. The values are the same."""
         params: dict[str, Any] = {}
         a = jnp.zeros(self.input_shape, jnp.float32)
         for stage in self.stages:

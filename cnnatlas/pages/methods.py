@@ -175,7 +175,7 @@ def pages(site: Site) -> Iterator[Page]:
                 "input": img_path("samples", s.id, "input"),
                 "maps": [(v, site.extra["attribution"][s.id][v.key].get(s.pred)) for v in mine],
             }
-            for s in site.samples
+            for s in site.gallery()
         ]
         yield Page(
             url,
@@ -186,6 +186,7 @@ def pages(site: Site) -> Iterator[Page]:
                 "prose": render_markdown(m.prose, url, known) if m.prose else "",
                 "variants": mine,
                 "gallery": gallery,
+                "total": len(site.samples),
                 "completeness": _completeness(site, mine),
                 "faithfulness": faithfulness(site, mine),
                 "sanity": site.extra.get("sanity", {}),
@@ -193,17 +194,22 @@ def pages(site: Site) -> Iterator[Page]:
                 "scopes": scopes,
             },
         )
+    all_wrong = [s for s in site.samples if s.correct is False and s.label is not None]
     wrong = [
         {
             "s": s,
             "input": img_path("samples", s.id, "input"),
             "rows": grid(site, s.id, [s.pred, s.label]),
         }
-        for s in site.samples
-        if s.correct is False and s.label is not None
+        for s in site.gallery(all_wrong)
     ]
     yield Page(
         site.url_for("misclassified"),
         "misclassified.html",
-        {"title": "Misclassified samples", "wrong": wrong, "scopes": scopes},
+        {
+            "title": "Misclassified samples",
+            "wrong": wrong,
+            "total": len(all_wrong),
+            "scopes": scopes,
+        },
     )
