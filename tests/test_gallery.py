@@ -13,7 +13,18 @@ def _site(n: int, cap: int) -> Site:
     layers = [LayerInfo("conv", "conv", (4, 4, 2), 20, 0), LayerInfo("dense", "dense", (2,), 6, 1)]
     samples = [SampleInfo(f"test-{i:05d}", i % 2, 0, (1.0, 0.0), "", ()) for i in range(n)]
     model = {"name": "tinyvgg", "hparams": {}, "input_shape": [4, 4, 1], "params_total": 26}
-    site = Site("t", "", make_classes(("a", "b")), layers, samples, model, [], {"accuracy": 0.5, "n": 4}, [], 2)
+    site = Site(
+        "t",
+        "",
+        make_classes(("a", "b")),
+        layers,
+        samples,
+        model,
+        [],
+        {"accuracy": 0.5, "n": 4},
+        [],
+        2,
+    )
     site.gallery_samples = cap
     return site
 
