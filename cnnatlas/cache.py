@@ -126,17 +126,21 @@ class Cache:
 
     def __init__(self, root: Path, warn: Callable[[str], None] = print) -> None:
         self.root = Path(root)
+        self._root = os.fspath(self.root)
         self.warn = warn
 
+    def _base(self, group: str, model: str, k: str) -> str:
+        # a string, not Path arithmetic (~20 µs a path; a rebuild asks ~13k times)
+        return f"{self._root}/{group}/{model}/{k[:16]}"
+
     def _sidecar(self, group: str, model: str, k: str) -> Path:
-        return self.root / group / model / f"{k[:16]}.json"
+        return Path(self._base(group, model, k) + ".json")
 
     def has(self, group: str, model: str, k: str) -> bool:
         """Whether an entry is stored (not whether it is readable: `load` checks that)."""
-        side = self._sidecar(group, model, k)
-        return side.exists() and (
-            side.with_suffix(".bin").exists() or side.with_suffix(".npz").exists()
-        )
+        base = self._base(group, model, k)
+        exists = os.path.exists
+        return exists(base + ".json") and (exists(base + ".bin") or exists(base + ".npz"))
 
     def load(self, group: str, model: str, k: str) -> dict[str, np.ndarray] | None:
         """The stored arrays, or None on a miss; a corrupt or mismatched entry warns -> None."""

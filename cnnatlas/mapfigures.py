@@ -155,7 +155,18 @@ def _stamp(
         canvas[py + dy, px + dx] = value
 
 
-def scatter_png(xy: np.ndarray, labels: np.ndarray, preds: np.ndarray, n_classes: int) -> bytes:
+def scatter_figure(
+    xy: np.ndarray, labels: np.ndarray, preds: np.ndarray, n_classes: int
+) -> figcache.Figure:
+    """`scatter_png` as a lazy figure keyed by the points, labels and predictions."""
+    arrays = (np.asarray(xy), np.asarray(labels), np.asarray(preds))
+    draw = lambda: scatter_png(*arrays, n_classes, cache=False)  # noqa: E731
+    return figcache.figure("scatter", arrays, (n_classes,), draw)
+
+
+def scatter_png(
+    xy: np.ndarray, labels: np.ndarray, preds: np.ndarray, n_classes: int, cache: bool = True
+) -> bytes:
     """The scatter for print and readers without JavaScript: dots by true class, × if wrong."""
     pos = normalize(xy) / SCALE
     margin = 8
@@ -169,7 +180,7 @@ def scatter_png(xy: np.ndarray, labels: np.ndarray, preds: np.ndarray, n_classes
     _stamp(canvas, px[wrong], py[wrong], cross, 1 + labels[wrong])  # on top of the dots
     im = Image.fromarray(canvas, "P")
     im.putpalette([255, 255, 255] + [v for c in range(n_classes) for v in _rgb(colour(c))])
-    return _png(im)
+    return _png(im, cache)
 
 
 def _js(name: str, value: object) -> bytes:
@@ -224,7 +235,7 @@ def map_files(
             data_path(layer),
         )
         yield info.grid, grid_figure(xs, grid_cells(xy, int(settings["grid"])))
-        yield info.scatter, scatter_png(xy, labels, preds, len(site.classes))
+        yield info.scatter, scatter_figure(xy, labels, preds, len(site.classes))
         yield (
             info.data,
             _js("CNNATLAS_LAYOUT", {"layer": layer, "xy": normalize(xy).ravel().tolist()}),

@@ -97,8 +97,9 @@ def attr_map(
     if not cell:
         return Markup('<span class="small">not computed</span>')
     out = ['<span class="attr">\n']
+    ranges = cell["range"]
     for scope, src in cell["img"].items():
-        r = cell["range"][scope]
+        r = ranges[scope]
         alt = f"{escape(variant.title)} for {escape(what)} ({escape(scope)} scale)"
         out.append(f'<span class="scope-{escape(scope)}">{_px(ctx, src, Markup(alt), size)}\n')
         if compact:

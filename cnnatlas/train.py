@@ -100,7 +100,7 @@ def train(
     progress(step, total_steps, {"loss": .., "acc": ..}) is called every few steps.
     """
     key = jax.random.key(seed)
-    params = spec.init(jax.random.fold_in(key, 0))
+    params = jax.jit(spec.init)(jax.random.fold_in(key, 0))  # one program: see ModelSpec.init
     n = len(train_x) if not cfg.train_limit else min(cfg.train_limit, len(train_x))
     batch = min(cfg.batch_size, n)
     steps = n // batch

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from functools import partial
 from typing import Any
 
 import flax.linen as nn
@@ -137,13 +136,12 @@ class ModelSpec:
             return st[-3].name, st[-1].name
         return None
 
-    @partial(jax.jit, static_argnums=0)
     def init(self, key: jax.Array) -> dict[str, Any]:
         """Fresh parameters {stage name: linen params}, propagated through the stages.
 
-        One compiled program (issue 10): run op by op, the initializers' ~100 small programs
-        took ~3.7 s of a training run's start; compiled, 2.8 s, and ~0 s from the persistent
-        compilation cache. The values are the same."""
+        Run op by op this is ~100 small programs (~3.7 s of a training run's start): training
+        calls `jax.jit(spec.init)` (same values; ~2.8 s, ~0 s from the persistent compilation
+        cache). Left unjitted here: `param_shapes` traces it abstractly, which jit slowed."""
         params: dict[str, Any] = {}
         a = jnp.zeros(self.input_shape, jnp.float32)
         for stage in self.stages:

@@ -298,8 +298,12 @@ def evaluate(ctx, cfg, spec: ModelSpec, data, samples, preds, jobs, cache_root) 
         key = jax.random.fold_in(jax.random.key(cfg.seed), zlib.crc32(b"model_randomization"))
         for params in cascade_params(spec, jax.device_get(ctx.net.params), key, cache_root):
             nets.append((devices.replicate(Net(params, spec)), params_sha256(params)))
-    for name, (_, hp, classes) in jobs.items():
-        job = job_grid(ctx.seed, name, classes, spec.n_classes, samples, preds)
+    grids = {  # one per method: both checks draw the atlas's own targets and keys
+        name: job_grid(ctx.seed, name, classes, spec.n_classes, samples, preds)
+        for name, (_, _, classes) in jobs.items()
+    }
+    for name, (_, hp, _) in jobs.items():
+        job = grids[name]
         if nets:
             out["model"][name] = [
                 sample_maps(ctx, "model", net, sha, name, hp, samples, job) for net, sha in nets
@@ -308,8 +312,7 @@ def evaluate(ctx, cfg, spec: ModelSpec, data, samples, preds, jobs, cache_root) 
         net, meta = shuffled_net(cfg, spec, data, cache_root)
         out["data_model"] = meta
         rnet = devices.replicate(net)
-        for name, (_, hp, classes) in jobs.items():
-            job = job_grid(ctx.seed, name, classes, spec.n_classes, samples, preds)
+        for name, (_, hp, _) in jobs.items():
             sha = meta["weights_sha256"]
-            out["data"][name] = sample_maps(ctx, "data", rnet, sha, name, hp, samples, job)
+            out["data"][name] = sample_maps(ctx, "data", rnet, sha, name, hp, samples, grids[name])
     return out
