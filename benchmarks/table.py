@@ -154,6 +154,18 @@ ROWS: list[Row] = [
         "",
     ),
     (
+        "devices",
+        "training loss on 2 and 4 devices equals 1 device (rtol 1e-3)",
+        lambda r: (
+            all(_get(x, "training/vs_1_device/equal") for x in (r.get("results") or {}).values())
+            if r.get("results")
+            else None
+        ),
+        "equal",
+        lambda v, r: bool(v),
+        "",
+    ),
+    (
         "tsne",
         "t-SNE of 10,000 test images",
         lambda r: _get(r, "results/project/seconds"),

@@ -10,7 +10,6 @@ import hashlib
 import json
 import os
 from bisect import bisect_left
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -30,20 +29,6 @@ def stat_fingerprint(st: os.stat_result) -> int:
 def path_hash(rel: str) -> int:
     """64-bit hash of a clean site-relative path: how the writer and its manifest name files."""
     return int.from_bytes(hashlib.blake2b(rel.encode(), digest_size=8).digest(), "little")
-
-
-def walk(root: str, rel: str = "") -> Iterator[tuple[str, list[os.DirEntry], list[str]]]:
-    """(folder's relative path with a trailing "/" or "", its entries that are not folders,
-    its sub-folders' names), children before their parents; links are not followed, and a
-    folder's entries are read before it is yielded, so the caller may delete them."""
-    with os.scandir(root + "/" + rel if rel else root) as it:
-        entries = list(it)
-    files, dirs = [], []
-    for e in entries:
-        (dirs if e.is_dir(follow_symlinks=False) else files).append(e)
-    for d in dirs:
-        yield from walk(root, rel + d.name + "/")
-    yield rel, files, [d.name for d in dirs]
 
 
 def manifest_path(cache_dir: Path, out: Path) -> Path:

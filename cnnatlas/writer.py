@@ -36,7 +36,6 @@ written twice, an error, never as a wrong file.
 
 from __future__ import annotations
 
-import ctypes
 import hashlib
 import os
 import shutil
@@ -51,52 +50,11 @@ import numpy as np
 from .cache import _umask, atomic_write
 from .errors import OutputError
 from .figcache import Figure
-from .sitemanifest import (
-    Manifest,
-    manifest_path,
-    path_hash,
-    same_bytes,
-    stat_fingerprint,
-    walk,
-)
+from .sitefolder import move_staged, record_stats, remove_stale, remove_unwritten, swap, walk
+from .sitemanifest import Manifest, manifest_path, path_hash, same_bytes, stat_fingerprint
 
-_RENAME_EXCHANGE = 2
-_AT_FDCWD = -100
 _TWICE = "two outputs for one path; each page and image needs its own"
 _NO_FIGURE = bytes(16)  # the figure-key column of an output that is not a figure
-
-
-def _exchange(a: Path, b: Path) -> bool:
-    """Atomically swap two paths (Linux renameat2). False where unsupported."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        fn = libc.renameat2
-    except (OSError, AttributeError):
-        return False
-    fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
-    ok = fn(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0
-    return ok
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def remove_stale(out: Path) -> list[Path]:
-    """Delete temporary folders left next to `out` by builds that were killed."""
-    removed = []
-    for p in out.parent.glob(f".{out.name}-*-*"):
-        parts = p.name.rsplit("-", 2)
-        if len(parts) == 3 and parts[1].isdigit() and not _pid_alive(int(parts[1])):
-            shutil.rmtree(p, ignore_errors=True)
-            removed.append(p)
-    return removed
 
 
 def _digest(raw: bytes) -> bytes:
@@ -289,65 +247,14 @@ class SiteWriter:
             i = np.minimum(np.searchsorted(sorted_keys, q), max(len(sorted_keys) - 1, 0))
             return sorted_keys[i] == q if len(sorted_keys) else np.zeros(len(q), bool)
 
+        stats = np.frombuffer(self._stats, np.uint64)  # filled in for the files moved in
         if self._old is not None:
-            self._remove_unwritten(written)
-            self._move_staged(sorted_keys, order)
+            remove_unwritten(self._out, written)
+            move_staged(self._tmp, self._out, sorted_keys, order, stats)
         else:
-            self._swap()
-            self._record_stats(self._out, sorted_keys, order)
+            swap(self.tmp, self.out)
+            record_stats(self._out, sorted_keys, order, stats)
         self._save_manifest(sorted_keys, order)
-
-    def _swap(self) -> None:
-        """Full commit: the staging folder becomes the site; the old one is deleted."""
-        if self.out.is_dir() and _exchange(self.tmp, self.out):
-            shutil.rmtree(self.tmp, ignore_errors=True)
-            return
-        if self.out.exists():  # no atomic exchange: rename aside, rename in (a tiny window)
-            aside = self.tmp.with_name(self.tmp.name.replace("-", "-old-", 1))
-            os.replace(self.out, aside)
-            os.replace(self.tmp, self.out)
-            shutil.rmtree(aside, ignore_errors=True)
-        else:
-            os.replace(self.tmp, self.out)
-
-    def _remove_unwritten(self, written) -> None:
-        """Incremental commit, first half: delete every live entry this build did not write
-        (and links, sockets…), then the folders left empty; folder by folder, children first."""
-        for rel, entries, _ in walk(self._out):
-            files = [e for e in entries if e.is_file(follow_symlinks=False)]
-            keep = written([rel + e.name for e in files]) if files else ()
-            for e, k in zip(files, keep, strict=True):
-                if not k:
-                    os.unlink(e.path)
-            for e in entries:
-                if not e.is_file(follow_symlinks=False):
-                    os.unlink(e.path)
-            if rel and not os.listdir(f"{self._out}/{rel}"):
-                os.rmdir(f"{self._out}/{rel}")
-
-    def _move_staged(self, sorted_keys: np.ndarray, order: np.ndarray) -> None:
-        """Incremental commit, second half: rename each staged file over its live path."""
-        stats = np.frombuffer(self._stats, np.uint64)
-        for rel, entries, _ in walk(self._tmp):
-            if not entries:
-                continue
-            dst_dir = f"{self._out}/{rel}"
-            os.makedirs(dst_dir, exist_ok=True)
-            for e in entries:
-                os.replace(e.path, dst_dir + e.name)
-            rows = order[np.searchsorted(sorted_keys, [path_hash(rel + e.name) for e in entries])]
-            stats[rows] = [stat_fingerprint(os.lstat(dst_dir + e.name)) for e in entries]
-        shutil.rmtree(self.tmp, ignore_errors=True)
-
-    def _record_stats(self, root: str, sorted_keys: np.ndarray, order: np.ndarray) -> None:
-        """After a full commit: every file's stat fingerprint, folder by folder."""
-        stats = np.frombuffer(self._stats, np.uint64)
-        for rel, entries, _ in walk(root):
-            if entries:
-                idx = np.searchsorted(sorted_keys, [path_hash(rel + e.name) for e in entries])
-                stats[order[idx]] = [
-                    stat_fingerprint(e.stat(follow_symlinks=False)) for e in entries
-                ]
 
     def _save_manifest(self, sorted_keys: np.ndarray, order: np.ndarray) -> None:
         if self._manifest_file is None:

@@ -29,7 +29,7 @@ KILLERS = {
     "render": "import cnnatlas.pipeline as m; f = m.render\n"
     "def g(*a, n=[0], **k):\n    n[0] += 1\n    if n[0] == 7: os.kill(os.getpid(), 9)\n    return f(*a, **k)\n"
     "m.render = g",
-    "swap": "import cnnatlas.writer as m\ndef g(a, b): os.kill(os.getpid(), 9)\nm._exchange = g",
+    "swap": "import cnnatlas.sitefolder as m\ndef g(a, b): os.kill(os.getpid(), 9)\nm.exchange = g",
 }
 
 
@@ -109,14 +109,14 @@ def test_ctrl_c_stops_cleanly(tmp_path):
 # Issue 10: the incremental commit (writer.py) replaces files one by one. Killed half-way, it
 # leaves a mix of old and new files; the next build must bring back exactly the site it builds.
 KILL_MID_COMMIT = (
-    "import cnnatlas.pipeline as p, cnnatlas.writer as w\n"
+    "import cnnatlas.pipeline as p, cnnatlas.writer as w, cnnatlas.sitefolder as sf\n"
     "f = p.render\n"
     "p.render = lambda *a, **k: f(*a, **k) + '<!-- changed -->'\n"
-    "c, s, flag = w.SiteWriter.commit, w.stat_fingerprint, []\n"
+    "c, s, flag = w.SiteWriter.commit, sf.stat_fingerprint, []\n"
     "def commit(self):\n    flag.append(1)\n    return c(self)\n"
     "def st(x, n=[0]):\n    if flag:\n        n[0] += 1\n"
     "        if n[0] == 5: os.kill(os.getpid(), 9)\n    return s(x)\n"
-    "w.SiteWriter.commit, w.stat_fingerprint = commit, st"
+    "w.SiteWriter.commit, sf.stat_fingerprint = commit, st"
 )
 
 
