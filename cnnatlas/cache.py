@@ -40,19 +40,30 @@ def key(parts: dict[str, Any]) -> str:
 _ALIGN = 64  # bytes: each array starts on a cache line
 
 
-def pack(arrays: Mapping[str, np.ndarray]) -> tuple[bytes, dict[str, list]]:
-    """Arrays (sorted by name) back to back, and the layout {name: [dtype str, shape, offset]}."""
-    parts, layout, offset = [], {}, 0
+def write_arrays(f: BinaryIO, arrays: Mapping[str, np.ndarray]) -> tuple[dict[str, list], int, int]:
+    """Write arrays (sorted by name) back to back to `f`, each from its own buffer (no copy of
+    the whole entry: a unit-statistics entry is hundreds of MB); returns the layout {name:
+    [dtype str, shape, offset]}, the size and the CRC-32 of what was written."""
+    layout, offset, crc = {}, 0, 0
     for name in sorted(arrays):
         a = np.asarray(arrays[name], order="C")  # (ascontiguousarray makes 0-d arrays 1-d)
         if a.dtype.hasobject:
             raise ValueError(f"{name}: object arrays cannot be stored")
-        pad = -offset % _ALIGN
-        parts += [b"\0" * pad, a.tobytes()]
-        offset += pad
-        layout[name] = [a.dtype.str, list(a.shape), offset]
-        offset += a.nbytes
-    return b"".join(parts), layout
+        pad = b"\0" * (-offset % _ALIGN)
+        flat = a.reshape(-1).view(np.uint8)
+        f.write(pad)
+        f.write(flat)
+        crc = zlib.crc32(flat, zlib.crc32(pad, crc))
+        layout[name] = [a.dtype.str, list(a.shape), offset + len(pad)]
+        offset += len(pad) + a.nbytes
+    return layout, offset, crc
+
+
+def pack(arrays: Mapping[str, np.ndarray]) -> tuple[bytes, dict[str, list]]:
+    """`write_arrays` into bytes: (the bytes, the layout)."""
+    buf = io.BytesIO()
+    layout, _, _ = write_arrays(buf, arrays)
+    return buf.getvalue(), layout
 
 
 def unpack(raw: bytearray, layout: Mapping[str, list]) -> dict[str, np.ndarray]:
@@ -107,13 +118,17 @@ def _umask() -> int:
     return mask
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write bytes to `path` via a temporary file in the same folder and os.replace."""
+def atomic_write(path: Path, data: bytes | Callable[[BinaryIO], Any]) -> None:
+    """Write bytes (or what `data(file)` writes) to `path` via a temporary file in the same
+    folder and os.replace."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            if callable(data):
+                data(f)
+            else:
+                f.write(data)
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual file mode
         os.replace(tmp, path)
     except BaseException:
@@ -169,16 +184,18 @@ class Cache:
         self, group: str, model: str, k: str, arrays: dict[str, np.ndarray], meta: dict[str, Any]
     ) -> None:
         side = self._sidecar(group, model, k)
-        raw, layout = pack({name: np.asarray(a) for name, a in arrays.items()})
-        atomic_write(side.with_suffix(".bin"), raw)  # before its sidecar: a sidecar names data
+        written: list = []
+        # the data before its sidecar: a sidecar always names data that is there
+        atomic_write(side.with_suffix(".bin"), lambda f: written.extend(write_arrays(f, arrays)))
         side.with_suffix(".npz").unlink(missing_ok=True)  # an earlier version's copy
+        layout, size, crc = written
         sidecar = {
             **meta,
             "key": k,
             "arrays": {n: list(np.shape(a)) for n, a in sorted(arrays.items())},
             "layout": layout,
-            "size": len(raw),
-            "crc32": zlib.crc32(raw),
+            "size": size,
+            "crc32": crc,
         }
         atomic_write(side, json.dumps(sidecar, sort_keys=True, indent=1, default=str).encode())
 
