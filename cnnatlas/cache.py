@@ -249,6 +249,10 @@ class Entries(Mapping[str, dict[str, np.ndarray]]):
             self._memo.put((self._group, k), arrays)
         return arrays
 
+    def key(self, name: str) -> str:
+        """The cache key of `name`'s entry (it names the entry's content)."""
+        return self._keys[name]
+
     def __contains__(self, name: object) -> bool:  # without reading the entry
         return name in self._keys
 

@@ -68,19 +68,28 @@ def _bytes_per_example(net: Net, n_targets: int) -> int:
     return 4 * per_stage * max(1, n_targets) * 4  # forward + backward, generous
 
 
-def _cached_map(
+def cached_per_sample(
     ctx: ComputeContext,
     group: str,
     parts: dict[str, Any],
     samples: list[Sample],
     compute: Callable[[list[Sample]], list[dict[str, np.ndarray]]],
+    *,
+    weights: str | None = None,
+    sample_parts: Callable[[Sample], dict[str, Any]] | None = None,
+    n_targets: int = 1,
 ) -> Artifacts:
     """Per-sample cache around a batched computation: misses are computed and stored group by
-    group (each sized from the memory budget), then every sample's arrays are read back through
-    the returned {sample id: arrays} mapping."""
+    group (each sized from the memory budget for `n_targets` maps per sample), then every
+    sample's arrays are read back through the returned {sample id: arrays} mapping.
+
+    A sample's key is `parts`, the weights' hash (default: the atlas model's), the sample's
+    content and `sample_parts(sample)` (what else determines its result, e.g. its target)."""
     model = ctx.net.spec.name
+    weights = ctx.net_sha256 if weights is None else weights
+    own = {s.id: sample_parts(s) if sample_parts else {} for s in samples}
     keys = {
-        s.id: cache_mod.key({**parts, "weights": ctx.net_sha256, "sample": s.sha256})
+        s.id: cache_mod.key({**parts, **own[s.id], "weights": weights, "sample": s.sha256})
         for s in samples
     }
     by_id = {s.id: s for s in samples}
@@ -90,7 +99,8 @@ def _cached_map(
         results = compute(batch)
         dt = time.perf_counter() - t
         for s, arrays in zip(batch, results, strict=True):
-            meta = {**parts, "sample": s.id, "seconds": dt / len(batch), "jax": jax.__version__}
+            meta = {**parts, **own[s.id], "sample": s.id, "seconds": dt / len(batch)}
+            meta["jax"] = jax.__version__
             ctx.cache.save(group, model, keys[s.id], arrays, meta)
         ctx.seconds[group] = ctx.seconds.get(group, 0.0) + dt
         return results
@@ -100,7 +110,7 @@ def _cached_map(
         return store([by_id[sid]])[0]
 
     misses = [s for s in samples if not ctx.cache.has(group, model, keys[s.id])]
-    step = chunk_size(_bytes_per_example(ctx.net, 1), ctx.memory_mb)  # results held at once
+    step = chunk_size(_bytes_per_example(ctx.net, n_targets), ctx.memory_mb)  # held at once
     for lo in range(0, len(misses), step):
         store(misses[lo : lo + step])
     ctx.count(group, len(misses), len(samples) - len(misses))
@@ -124,7 +134,7 @@ def run_activations(ctx: ComputeContext, samples: list[Sample]) -> Artifacts:
         )
         return [{n: cols[j][i] for j, n in enumerate(names)} for i in range(len(miss))]
 
-    return _cached_map(ctx, spec.name, parts, samples, compute)
+    return cached_per_sample(ctx, spec.name, parts, samples, compute)
 
 
 def targets_for(classes: str, probs: np.ndarray, label: int | None, n_classes: int) -> list[int]:
@@ -182,7 +192,7 @@ def run_attribution(
                     art["diagnostics"] = np.asarray(d, np.float32)
             return arts
 
-        out[layer or "input"] = _cached_map(ctx, spec.name, parts, samples, compute)
+        out[layer or "input"] = cached_per_sample(ctx, spec.name, parts, samples, compute)
     return out
 
 

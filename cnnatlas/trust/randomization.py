@@ -33,7 +33,7 @@ from flax import serialization
 from .. import cache as cache_mod
 from .. import devices
 from ..batching import chunk_size, map_chunks
-from ..compute import _bytes_per_example, example_keys  # the atlas's own chunking
+from ..compute import _bytes_per_example, cached_per_sample, example_keys
 from ..models import ModelSpec, Net
 from ..probes import PROBES, ProbeSpec, batched_grid
 from ..samples import Sample
@@ -160,26 +160,31 @@ class SampleMaps(Sequence[np.ndarray]):
         return np.stack([self[i] for i in range(len(self))]).astype(dtype or np.float32)
 
 
-def sample_maps(ctx, check: str, net: Net, net_sha: str, name: str, hp, samples, job) -> SampleMaps:
-    """`method_maps` behind one cache entry per sample, as `compute._cached_map`: the key names
-    the check, method (and version), hparams, weights, the sample's content, its target, target
-    row, column and PRNG key data; the samples not stored are computed in one batched call per
-    memory-bounded group and stored per sample. job = `job_grid`'s (grid, keys, column), whose
-    rows depend on their own sample only, so a sample's map does not depend on the others."""
-    probe = PROBES[name]
-    grid, keys, col = (np.asarray(a) for a in job)
-    model = net.spec.name
-    parts = {
+def _parts(check: str, name: str, hp: dict[str, Any], net_sha: str) -> dict[str, Any]:
+    """What names a randomization check's maps of one method, whatever the samples."""
+    return {
         "probe": "sanity",
         "check": check,
         "method": name,
-        "method_version": probe.version,
+        "method_version": PROBES[name].version,
         "version": VERSION,
         "hparams": hp,
         "weights": net_sha,
     }
 
-    def sample_parts(i: int) -> dict[str, Any]:
+
+def sample_maps(ctx, check: str, net: Net, net_sha: str, name: str, hp, samples, job) -> SampleMaps:
+    """`method_maps` behind one cache entry per sample (`compute.cached_per_sample`): a key
+    names the check, method (and version), hparams, the randomized weights, the sample's
+    content, its target, target row, column and PRNG key data; the samples not stored are
+    computed in one batched call per memory-bounded group. job = `job_grid`'s (grid, keys,
+    column), whose rows depend on their own sample only, so a sample's map does not depend on
+    the others."""
+    grid, keys, col = (np.asarray(a) for a in job)
+    index = {s.id: i for i, s in enumerate(samples)}
+
+    def sample_parts(s: Sample) -> dict[str, Any]:
+        i = index[s.id]
         return {
             "target": int(grid[i, col[i]]),
             "grid": grid[i].tolist(),
@@ -187,43 +192,19 @@ def sample_maps(ctx, check: str, net: Net, net_sha: str, name: str, hp, samples,
             "keys": keys[i].tolist(),
         }
 
-    ks = [
-        cache_mod.key({**parts, **sample_parts(i), "sample": s.sha256})
-        for i, s in enumerate(samples)
-    ]
-    index = {s.id: i for i, s in enumerate(samples)}
+    def compute(batch: list[Sample]) -> list[dict[str, np.ndarray]]:
+        idx = [index[s.id] for s in batch]
+        xs = np.stack([s.x for s in batch])
+        maps = method_maps(net, PROBES[name], hp, xs, grid[idx], keys[idx], col[idx], ctx.memory_mb)
+        return [{"maps": m} for m in maps]
 
-    def store(idx: list[int]) -> np.ndarray:
-        t = time.perf_counter()
-        xs = np.stack([samples[i].x for i in idx])
-        maps = method_maps(net, probe, hp, xs, grid[idx], keys[idx], col[idx], ctx.memory_mb)
-        dt = time.perf_counter() - t
-        for i, m in zip(idx, maps, strict=True):
-            meta = {
-                **parts,
-                **sample_parts(i),
-                "sample": samples[i].id,
-                "seconds": dt / len(idx),
-                "jax": jax.__version__,
-            }
-            ctx.cache.save("sanity", model, ks[i], {"maps": m}, meta)
-        ctx.seconds["sanity"] = ctx.seconds.get("sanity", 0.0) + dt
-        return maps
-
-    def recompute(sid: str) -> dict[str, np.ndarray]:  # an unreadable entry (it warned)
-        ctx.count("sanity", 1, -1)
-        return {"maps": store([index[sid]])[0]}
-
-    misses = [i for i in range(len(samples)) if not ctx.cache.has("sanity", model, ks[i])]
-    step = chunk_size(_bytes_per_example(net, grid.shape[1]), ctx.memory_mb)  # held at once
-    for lo in range(0, len(misses), step):
-        store(misses[lo : lo + step])
-    ctx.count("sanity", len(misses), len(samples) - len(misses))
+    parts = _parts(check, name, hp, net_sha)
+    entries = cached_per_sample(
+        ctx, "sanity", parts, samples, compute,
+        weights=net_sha, sample_parts=sample_parts, n_targets=grid.shape[1],
+    )  # fmt: skip
     ids = [s.id for s in samples]
-    by_id = dict(zip(ids, ks, strict=True))
-    return SampleMaps(
-        cache_mod.Entries(ctx.cache, "sanity", model, by_id, ctx.memo, recompute), ids, ks
-    )
+    return SampleMaps(entries, ids, [entries.key(i) for i in ids])
 
 
 def cached_maps(ctx, check: str, net: Net, net_sha: str, name: str, hp, samples, job):
@@ -233,13 +214,7 @@ def cached_maps(ctx, check: str, net: Net, net_sha: str, name: str, hp, samples,
     probe = PROBES[name]
     grid, keys, col = job
     parts = {
-        "probe": "sanity",
-        "check": check,
-        "method": name,
-        "method_version": probe.version,
-        "version": VERSION,
-        "hparams": hp,
-        "weights": net_sha,
+        **_parts(check, name, hp, net_sha),
         "samples": [s.sha256 for s in samples],
         "targets": np.asarray(grid)[np.arange(len(col)), col].tolist(),
         "keys": hashlib.sha256(np.ascontiguousarray(keys).tobytes()).hexdigest(),
