@@ -7,9 +7,9 @@ computes only the samples the previous ones lacked (the first also the one-off w
 unit statistics, feature visualization of the test set).
 
 The extrapolation to 10,000 samples (reported as such when not measured): the rebuild peaks
-give the growth per sample of holding the site (a straight line through the first and last
-point; with a warm --cache the first point can already be past the recently-read memo's fill,
-`compute.memory_mb` / 8, which otherwise counts as growth); the last point's build peak minus
+give the growth per sample of holding the site (a straight line through the last two points:
+a first point of 100 samples is before the recently-read memo's fill, `compute.memory_mb` / 8,
+which would count as growth); the last point's build peak minus
 its rebuild peak is what computing adds on top (chunked: it does not grow with the sample set);
 the first point's build is reported as `cold_peak_rss_mb` (its one-off work's peak).
 
@@ -18,7 +18,7 @@ the pointing game (their maps are computed over the whole sample set for each ra
 minutes per point). Those checks use at most `trust.sanity_samples` samples, so their memory does
 not grow past that; the result says that it leaves them out.
 
-python benchmarks/bench_memory.py [--per-class 10,30] [--cache DIR] [--without-sanity]
+python benchmarks/bench_memory.py [--per-class 10,30,100] [--cache DIR] [--without-sanity]
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ def config_for(per_class: int, folder: Path, sanity: bool = True) -> Path:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--per-class", default="10,30", help="comma-separated samples per class")
+    ap.add_argument("--per-class", default="10,30,100", help="comma-separated samples per class")
     ap.add_argument("--cache", type=Path, help="cache folder to use (default: a fresh one)")
     ap.add_argument("--without-sanity", action="store_true", help="randomization checks off")
     args = ap.parse_args()
@@ -90,7 +90,7 @@ def main() -> None:
         result["left_out"] = f"{off} off (their samples are capped by trust.sanity_samples)"
     result["cold_peak_rss_mb"] = points[0]["build"]["peak_rss_mb"]
     if len(points) >= 2:
-        (a, b) = points[0], points[-1]
+        (a, b) = points[-2], points[-1]
         dn = b["samples"] - a["samples"]
         hold = [p["rebuild"]["peak_rss_mb"] for p in (a, b)]
         per_sample_kb = (hold[1] - hold[0]) * 1024 / dn

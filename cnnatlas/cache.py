@@ -59,13 +59,6 @@ def write_arrays(f: BinaryIO, arrays: Mapping[str, np.ndarray]) -> tuple[dict[st
     return layout, offset, crc
 
 
-def pack(arrays: Mapping[str, np.ndarray]) -> tuple[bytes, dict[str, list]]:
-    """`write_arrays` into bytes: (the bytes, the layout)."""
-    buf = io.BytesIO()
-    layout, _, _ = write_arrays(buf, arrays)
-    return buf.getvalue(), layout
-
-
 def unpack(raw: bytearray, layout: Mapping[str, list]) -> dict[str, np.ndarray]:
     """The (writable) arrays `pack` laid out in `raw`; ValueError if they do not fit in it."""
     out = {}
@@ -78,15 +71,21 @@ def unpack(raw: bytearray, layout: Mapping[str, list]) -> dict[str, np.ndarray]:
     return out
 
 
-def read_entry(sidecar: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+def read_entry(sidecar: str | Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """(sidecar dict, arrays) of the entry whose sidecar is `sidecar`; raises OSError,
     ValueError, KeyError, EOFError or zipfile.BadZipFile on an unreadable entry."""
-    meta = json.loads(Path(sidecar).read_bytes())
+    # Strings, not Path objects: Path interns every part of a path for good, and each entry's
+    # name is unique (issue 10: ~30 MB of interned names at 10,000 samples).
+    base = os.path.splitext(os.fspath(sidecar))[0]
+    with open(f"{base}.json", "rb") as f:
+        meta = json.loads(f.read())
     if "layout" not in meta:  # stored as .npz by an earlier version
-        npz = Path(sidecar).with_suffix(".npz")
-        with np.load(io.BytesIO(npz.read_bytes()), allow_pickle=False) as f:
-            return meta, {name: f[name] for name in f.files}
-    with open(Path(sidecar).with_suffix(".bin"), "rb") as f:
+        with (
+            open(f"{base}.npz", "rb") as f,
+            np.load(io.BytesIO(f.read()), allow_pickle=False) as npz,
+        ):
+            return meta, {name: npz[name] for name in npz.files}
+    with open(f"{base}.bin", "rb") as f:
         size = os.fstat(f.fileno()).st_size
         if size != meta["size"]:
             raise ValueError(f"{size} bytes, the sidecar says {meta['size']}")
@@ -118,11 +117,12 @@ def _umask() -> int:
     return mask
 
 
-def atomic_write(path: Path, data: bytes | Callable[[BinaryIO], Any]) -> None:
+def atomic_write(path: str | Path, data: bytes | Callable[[BinaryIO], Any]) -> None:
     """Write bytes (or what `data(file)` writes) to `path` via a temporary file in the same
     folder and os.replace."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    folder, name = os.path.split(os.fspath(path))
+    os.makedirs(folder or ".", exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder or ".", prefix=f".{name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
             if callable(data):
@@ -132,7 +132,8 @@ def atomic_write(path: Path, data: bytes | Callable[[BinaryIO], Any]) -> None:
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual file mode
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(tmp)
         raise
 
 
@@ -148,9 +149,6 @@ class Cache:
         # a string, not Path arithmetic (~20 µs a path; a rebuild asks ~13k times)
         return f"{self._root}/{group}/{model}/{k[:16]}"
 
-    def _sidecar(self, group: str, model: str, k: str) -> Path:
-        return Path(self._base(group, model, k) + ".json")
-
     def has(self, group: str, model: str, k: str) -> bool:
         """Whether an entry is stored (not whether it is readable: `load` checks that)."""
         base = self._base(group, model, k)
@@ -159,9 +157,9 @@ class Cache:
 
     def load(self, group: str, model: str, k: str) -> dict[str, np.ndarray] | None:
         """The stored arrays, or None on a miss; a corrupt or mismatched entry warns -> None."""
-        side = self._sidecar(group, model, k)
+        base = self._base(group, model, k)
         try:
-            meta, arrays = read_entry(side)
+            meta, arrays = read_entry(base + ".json")
             if meta.get("key") != k:
                 raise ValueError("sidecar key does not match")
             if sorted(arrays) != sorted(meta.get("arrays", {})):
@@ -172,7 +170,7 @@ class Cache:
         except FileNotFoundError:  # not stored (a sidecar names data written before it)
             return None
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:
-            self.warn(f"cache entry {side.with_suffix('')} is unreadable ({e}); recomputing it")
+            self.warn(f"cache entry {base} is unreadable ({e}); recomputing it")
             return None
         if "layout" not in meta:  # an .npz entry: store it in the faster layout, once
             keep = {n: v for n, v in meta.items() if n not in ("key", "arrays")}
@@ -183,11 +181,12 @@ class Cache:
     def save(
         self, group: str, model: str, k: str, arrays: dict[str, np.ndarray], meta: dict[str, Any]
     ) -> None:
-        side = self._sidecar(group, model, k)
+        base = self._base(group, model, k)
         written: list = []
         # the data before its sidecar: a sidecar always names data that is there
-        atomic_write(side.with_suffix(".bin"), lambda f: written.extend(write_arrays(f, arrays)))
-        side.with_suffix(".npz").unlink(missing_ok=True)  # an earlier version's copy
+        atomic_write(base + ".bin", lambda f: written.extend(write_arrays(f, arrays)))
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(base + ".npz")  # an earlier version's copy
         layout, size, crc = written
         sidecar = {
             **meta,
@@ -197,7 +196,9 @@ class Cache:
             "size": size,
             "crc32": crc,
         }
-        atomic_write(side, json.dumps(sidecar, sort_keys=True, indent=1, default=str).encode())
+        atomic_write(
+            base + ".json", json.dumps(sidecar, sort_keys=True, indent=1, default=str).encode()
+        )
 
 
 class ArrayMemo:

@@ -87,9 +87,9 @@ def cached_per_sample(
     content and `sample_parts(sample)` (what else determines its result, e.g. its target)."""
     model = ctx.net.spec.name
     weights = ctx.net_sha256 if weights is None else weights
-    own = {s.id: sample_parts(s) if sample_parts else {} for s in samples}
+    own = {s.id: sample_parts(s) for s in samples} if sample_parts else {}
     keys = {
-        s.id: cache_mod.key({**parts, **own[s.id], "weights": weights, "sample": s.sha256})
+        s.id: cache_mod.key({**parts, **own.get(s.id, {}), "weights": weights, "sample": s.sha256})
         for s in samples
     }
     by_id = {s.id: s for s in samples}
@@ -99,7 +99,7 @@ def cached_per_sample(
         results = compute(batch)
         dt = time.perf_counter() - t
         for s, arrays in zip(batch, results, strict=True):
-            meta = {**parts, **own[s.id], "sample": s.id, "seconds": dt / len(batch)}
+            meta = {**parts, **own.get(s.id, {}), "sample": s.id, "seconds": dt / len(batch)}
             meta["jax"] = jax.__version__
             ctx.cache.save(group, model, keys[s.id], arrays, meta)
         ctx.seconds[group] = ctx.seconds.get(group, 0.0) + dt

@@ -3,95 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import ClassVar
 
 import numpy as np
 
 from . import images
+from .attrcells import SCOPES, CellTable
 from .figcache import Figure
 from .samples import Sample
 from .site import LayerInfo, Variant, img_path
-
-# Normalization scopes of attribution maps (issue 4): the colour scale of a map is its own, shared
-# by every method's map for the same sample and class, or shared by the method's maps of the whole
-# sample set. Raw values are cached; the scale is chosen only here, when drawing.
-SCOPES = {
-    "map": "per map",
-    "class": "shared across methods for a class",
-    "set": "shared across the sample set",
-}
-
-
-class Cell:
-    """What a page shows of one attribution map: its image and value range in each scope
-    (`img`, `range`: {scope: path}, {scope: (lo, hi)}), its diagnostics (`diag`: {name: value})
-    and, once the faithfulness check adds them, its deletion/insertion AUCs (`faith`). Read as
-    attributes or items (`cell["img"]`, `"faith" in cell`).
-
-    Compact (issue 10: a dict of dicts per map was ~40 KB a sample; 10,000 samples): the paths
-    and ranges are made when asked for, from the map's (sample, variant, class), the file each
-    scope uses and each scope's colour-scale extent.
-    """
-
-    __slots__ = (
-        "_cls",
-        "_diag",
-        "_files",
-        "_names",
-        "_sample",
-        "_signed",
-        "_tops",
-        "_variant",
-        "faith",
-    )
-    _SHARED: ClassVar[dict[tuple, tuple]] = {}  # equal tuples of names, kept once
-
-    def __init__(
-        self,
-        where: tuple[str, str, int],
-        files: tuple[str, ...],
-        tops: tuple[float, ...],
-        signed: bool,
-        names: tuple[str, ...] = (),
-        diag: tuple[float, ...] = (),
-    ) -> None:
-        """where: (sample id, variant key, class) of the map; files: the scope whose file each
-        scope shows; tops: each scope's colour-scale extent (the range is ±top or [0, top])."""
-        self._sample, self._variant, self._cls = where
-        self._tops, self._signed, self._diag = tops, signed, diag
-        self._files = self._SHARED.setdefault(files, files)
-        self._names = self._SHARED.setdefault(names, names)
-        self.faith: dict[str, float] | None = None
-
-    def path(self, scope: str) -> str:
-        """The image drawn for `scope` (scopes with equal extents share one)."""
-        return img_path("samples", self._sample, self._variant, f"{self._cls}-{scope}")
-
-    @property
-    def img(self) -> dict[str, str]:
-        return {sc: self.path(f) for sc, f in zip(SCOPES, self._files, strict=True)}
-
-    @property
-    def range(self) -> dict[str, tuple[float, float]]:
-        pairs = zip(SCOPES, self._tops, strict=True)
-        return {sc: ((-t, t) if self._signed else (0.0, t)) for sc, t in pairs}
-
-    @property
-    def diag(self) -> dict[str, float]:
-        return dict(zip(self._names, self._diag, strict=True))
-
-    def __getitem__(self, name: str):
-        if name == "faith" and self.faith is None:
-            raise KeyError(name)
-        return getattr(self, name)
-
-    def __setitem__(self, name: str, value: dict[str, float]) -> None:
-        if name != "faith":
-            raise KeyError(name)
-        self.faith = value
-
-    def __contains__(self, name: str) -> bool:
-        return name in ("img", "range", "diag") or (name == "faith" and self.faith is not None)
 
 
 def colorbars() -> Iterator[tuple[str, bytes]]:
@@ -144,7 +63,7 @@ def attribution_figures(
     samples: list[Sample],
     variants: list[Variant],
     arts: Mapping[str, Mapping[str, dict[str, np.ndarray]]],
-) -> tuple[Iterator[tuple[str, Figure]], dict[str, dict[str, dict[int, Cell]]]]:
+) -> tuple[Iterator[tuple[str, Figure]], CellTable]:
     """Every attribution map in every normalization scope, and what the pages show about it.
 
     Signed maps are drawn in the diverging map on [-m, m]; unsigned ones (Grad-CAM family) in the
@@ -154,53 +73,57 @@ def attribution_figures(
     Args:
       arts: {variant key: {sample id: artifact}}, an artifact being {"maps": (T, H, W),
         "targets": (T,)} and, for probes with diagnostics, "diagnostics": (T, D). Read
-        again when drawn: the jobs hold no map (issue 10: memory).
+        again when drawn: nothing here holds a map (issue 10: memory).
     Returns:
-      (files, cells): lazy figures, made as they are iterated (so no list holds every PNG);
-      cells[sample id][variant key][class] = a `Cell`.
+      (files, cells): lazy figures, made sample by sample as they are iterated (no list holds
+      every PNG or every job); the `CellTable` cells[sample id][variant key][class] is filled
+      as they are, and is complete once they all have been.
     """
     set_extent = {
         v.key: max((_extent(a["maps"], v.method.signed) for a in arts[v.key].values()), default=0.0)
         for v in variants
     }
-    jobs: list[tuple] = []  # what to draw; drawn lazily so that no list holds every PNG
-    cells: dict[str, dict[str, dict[int, Cell]]] = {}
-    for s in samples:
-        per_class: dict[int, float] = {}
-        mine_arts = {v.key: arts[v.key][s.id] for v in variants}  # this sample's, read once
-        for v in variants:
-            a = mine_arts[v.key]
-            for m, c in zip(a["maps"], a["targets"], strict=True):
-                per_class[int(c)] = max(per_class.get(int(c), 0.0), _extent(m, v.method.signed))
-        cells[s.id] = {}
-        for v in variants:
-            a, mine = mine_arts[v.key], {}
-            for i, (m, c) in enumerate(zip(a["maps"], a["targets"], strict=True)):
-                c = int(c)
-                if c in mine:  # predicted == true class: computed twice, shown once
+    table = CellTable([s.id for s in samples], variants)
+
+    def files() -> Iterator[tuple[str, Figure]]:
+        for s in samples:
+            yield from _sample_maps(s, variants, arts, set_extent, table)
+
+    return files(), table
+
+
+def _sample_maps(
+    s: Sample,
+    variants: list[Variant],
+    arts: Mapping[str, Mapping[str, dict[str, np.ndarray]]],
+    set_extent: dict[str, float],
+    table: CellTable,
+) -> Iterator[tuple[str, Figure]]:
+    """One sample's attribution figures; its cells go into `table`."""
+    mine = {v.key: arts[v.key][s.id] for v in variants}  # this sample's, read once
+    per_class: dict[int, float] = {}  # the "class" scope: max over every method's map
+    for v in variants:
+        a = mine[v.key]
+        for m, c in zip(a["maps"], a["targets"], strict=True):
+            per_class[int(c)] = max(per_class.get(int(c), 0.0), _extent(m, v.method.signed))
+    for v in variants:
+        a, signed, shown = mine[v.key], v.method.signed, set()
+        n_targets = len(a["targets"])
+        for i, (m, c) in enumerate(zip(a["maps"], a["targets"], strict=True)):
+            c = int(c)
+            if c in shown:  # predicted == true class: computed twice, shown once
+                continue
+            shown.add(c)
+            tops = (_extent(m, signed), per_class[c], set_extent[v.key])  # SCOPES
+            drawn: dict[float, str] = {}  # extent -> the scope whose file draws it
+            for scope, top in zip(SCOPES, tops, strict=True):
+                if top in drawn:
                     continue
-                tops = (_extent(m, v.method.signed), per_class[c], set_extent[v.key])  # SCOPES
-                drawn: dict[float, str] = {}  # extent -> the scope whose file draws it
-                for scope, top in zip(SCOPES, tops, strict=True):
-                    if top not in drawn:
-                        drawn[top] = scope
-                        lo, hi = (-top, top) if v.method.signed else (0.0, top)
-                        jobs.append((scope, s, v.key, c, i, lo, hi, v.method.signed))
-                files = tuple(drawn[t] for t in tops)
-                names, diag = (), ()
-                if "diagnostics" in a:
-                    names = v.method.diagnostic_names
-                    diag = tuple(map(float, a["diagnostics"][i]))
-                mine[c] = Cell((s.id, v.key, c), files, tops, v.method.signed, names, diag)
-            cells[s.id][v.key] = mine
-    return _draw(jobs, arts), cells
-
-
-def _draw(jobs: list[tuple], arts: Mapping) -> Iterator[tuple[str, Figure]]:
-    for scope, s, vkey, c, i, lo, hi, signed in jobs:
-        path = img_path("samples", s.id, vkey, f"{c}-{scope}")
-        m = arts[vkey][s.id]["maps"][i]
-        if signed:
-            yield path, images.map_figure(m, lo, hi, signed=True)
-        else:
-            yield path, images.overlay_figure(s.x, m, lo, hi, signed=False)
+                drawn[top] = scope
+                path = img_path("samples", s.id, v.key, f"{c}-{scope}")
+                if signed:
+                    yield path, images.map_figure(m, -top, top, signed=True)
+                else:
+                    yield path, images.overlay_figure(s.x, m, 0.0, top, signed=False)
+            diag = a["diagnostics"][i] if "diagnostics" in a else ()
+            table.put(s.id, v, i, n_targets, c, tuple(drawn[t] for t in tops), tops, diag)

@@ -6,6 +6,7 @@ function, so the site works from file:// and under any sub-path. No JAX here.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -78,7 +79,7 @@ class Variant:
     method: MethodInfo
     layer: str
 
-    @property
+    @functools.cached_property  # one string, not one per use (~60 a sample; issue 10)
     def key(self) -> str:  # also the image folder: img/samples/<id>/<method>/<layer>/
         return f"{self.method.name}/{self.layer}"
 

@@ -10,14 +10,16 @@ import hashlib
 import json
 import os
 from bisect import bisect_left
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
-from .cache import pack, unpack
+from .cache import atomic_write, unpack, write_arrays
 
 MANIFEST_DIR = "sites"  # <cache>/sites/<hash of the output path>.manifest
-VERSION = 2
+VERSION = 3  # 3: head at the end, columns written one at a time
 
 
 def stat_fingerprint(st: os.stat_result) -> int:
@@ -38,7 +40,14 @@ def manifest_path(cache_dir: Path, out: Path) -> Path:
 
 
 class Manifest:
-    """Files of a site as flat arrays sorted by path hash: `find` gives a file's row."""
+    """Files of a site as flat arrays sorted by path hash: `find` gives a file's row.
+
+    On disk (version 3): the arrays as `cache.write_arrays` lays them out, then a JSON head
+    (version, output folder, layout, size), then the head's length as 4 bytes little-endian.
+    The head comes last so that the arrays can be written one sorted column at a time (issue
+    10: holding the sorted manifest, then its packed bytes, then those bytes with a head, was
+    ~200 bytes a file at the end of a build; 2.5 million files at 10,000 samples).
+    """
 
     def __init__(self, keys: np.ndarray, digests: np.ndarray, figures: np.ndarray, stats):
         """keys (N,) uint64 sorted; digests, figures (N, 16) uint8; stats (N,) uint64."""
@@ -50,13 +59,6 @@ class Manifest:
         i = bisect_left(self._keys, h)
         return i if i < len(self._keys) and self._keys[i] == h else -1
 
-    def to_bytes(self, out: str) -> bytes:
-        arrays = {"keys": self.keys, "digests": self.digests, "figures": self.figures}
-        raw, layout = pack({**arrays, "stats": self.stats})
-        head = {"version": VERSION, "out": out, "layout": layout, "size": len(raw)}
-        blob = json.dumps(head, sort_keys=True).encode()
-        return len(blob).to_bytes(4, "little") + blob + raw
-
     @classmethod
     def read(cls, path: Path, out: str) -> Manifest | None:
         """The manifest stored at `path` if it is one of this version for `out`, else None."""
@@ -64,29 +66,77 @@ class Manifest:
             with open(path, "rb") as f:
                 data = bytearray(os.fstat(f.fileno()).st_size)  # read in place: no copy
                 f.readinto(data)
-            n = int.from_bytes(data[:4], "little")
-            head = json.loads(data[4 : 4 + n])
+            n = int.from_bytes(data[-4:], "little")
+            if len(data) < 4 + n:
+                return None
+            head = json.loads(data[len(data) - 4 - n : len(data) - 4])
             if head.get("version") != VERSION or head.get("out") != out:
                 return None
-            raw = memoryview(data)[4 + n :]
-            if len(raw) != head["size"]:
+            if head["size"] != len(data) - 4 - n:
                 return None
-            a = unpack(raw, head["layout"])
+            a = unpack(memoryview(data)[: head["size"]], head["layout"])
             keys = a["keys"]
             if keys.dtype != np.uint64 or keys.ndim != 1 or np.any(keys[1:] <= keys[:-1]):
                 return None
             return cls(keys, a["digests"], a["figures"], a["stats"])
-        except (OSError, ValueError, KeyError, TypeError):  # none yet or unreadable
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):  # none yet, unreadable
             return None
 
 
-def same_bytes(path: Path, data: bytes, chunk: int = 1 << 20) -> bool:
-    """Whether the file at `path` holds exactly `data` (read a chunk at a time)."""
-    try:
-        if os.path.getsize(path) != len(data):
-            return False
-        with open(path, "rb") as f:
-            view = memoryview(data)
-            return all(f.read(chunk) == view[i : i + chunk] for i in range(0, len(data), chunk))
-    except OSError:
+class _Sorted(Mapping):
+    """{name: column[order]}, each made when read (write_arrays reads one at a time)."""
+
+    def __init__(self, columns: Mapping[str, np.ndarray], order: np.ndarray) -> None:
+        self._columns, self._order = columns, order
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self._columns[name][self._order]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._columns)
+
+    def __len__(self) -> int:
+        return len(self._columns)
+
+
+def save_manifest(
+    path: Path, out: str, columns: Mapping[str, np.ndarray], order: np.ndarray
+) -> bool:
+    """Store the manifest of `out` whose rows are `columns` ("keys", "digests", "figures",
+    "stats") taken in `order` (sorting the keys); False when the stored file already is that
+    (a no-change rebuild writes nothing). Holds one sorted column at a time."""
+
+    def emit(f: BinaryIO) -> None:
+        layout, size, _ = write_arrays(f, _Sorted(columns, order))
+        head = {"version": VERSION, "out": out, "layout": layout, "size": size}
+        blob = json.dumps(head, sort_keys=True).encode()
+        f.write(blob)
+        f.write(len(blob).to_bytes(4, "little"))
+
+    if _Same.as_file(path, emit):
         return False
+    atomic_write(path, emit)
+    return True
+
+
+class _Same:
+    """A write-only file that compares what is written to it with an existing file."""
+
+    def __init__(self, f: BinaryIO) -> None:
+        self._f, self.same = f, True
+
+    def write(self, data: bytes | memoryview | np.ndarray) -> None:
+        if self.same:
+            view = memoryview(data).cast("B")
+            self.same = self._f.read(len(view)) == view
+
+    @classmethod
+    def as_file(cls, path: Path, emit: Callable[[BinaryIO], None]) -> bool:
+        """Whether what `emit(file)` writes equals the file at `path`, byte for byte."""
+        try:
+            with open(path, "rb") as f:
+                sink = cls(f)
+                emit(sink)  # type: ignore[arg-type]
+                return sink.same and f.read(1) == b""
+        except OSError:
+            return False

@@ -28,8 +28,9 @@ deleting the old site):
 Either way the folder ends byte-identical to a build into an empty folder.
 
 Memory: 48 bytes per output file, in flat arrays, and as much again for the previous build's
-manifest (issue 10: a site of 10,000 samples has ~2.5 million files; the dicts of paths and
-stats kept before took ~1.2 KB a file). Paths are kept only as 64-bit hashes: two different
+manifest until the files are in place; the new manifest is written one sorted column at a time
+(issue 10: a site of 10,000 samples has ~2.5 million files; the dicts of paths and stats kept
+before took ~1.2 KB a file). Paths are kept only as 64-bit hashes: two different
 paths of one site sharing a hash (odds ~1e-7 at 2.5 million files) would read as one path
 written twice, an error, never as a wrong file.
 """
@@ -47,11 +48,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .cache import _umask, atomic_write
+from .cache import _umask
 from .errors import OutputError
 from .figcache import Figure
 from .sitefolder import move_staged, record_stats, remove_stale, remove_unwritten, swap, walk
-from .sitemanifest import Manifest, manifest_path, path_hash, same_bytes, stat_fingerprint
+from .sitemanifest import Manifest, manifest_path, path_hash, save_manifest, stat_fingerprint
 
 _TWICE = "two outputs for one path; each page and image needs its own"
 _NO_FIGURE = bytes(16)  # the figure-key column of an output that is not a figure
@@ -89,6 +90,7 @@ class SiteWriter:
         self._digests, self._figures = bytearray(), bytearray()
         self._manifest_file = manifest_path(cache_dir, self.out) if cache_dir else None
         self._old = self._load_manifest()
+        self._incremental = self._old is not None
         self._links: tuple[str, ...] = ()  # live entries that are not plain files or folders
         if self._old is not None:
             self._links = tuple(
@@ -101,7 +103,7 @@ class SiteWriter:
     @property
     def incremental(self) -> bool:
         """Whether `commit()` updates the live folder in place (a manifest of it was found)."""
-        return self._old is not None
+        return self._incremental
 
     def _load_manifest(self) -> Manifest | None:
         if self._manifest_file is None or not self.out.is_dir():
@@ -251,6 +253,7 @@ class SiteWriter:
         if self._old is not None:
             remove_unwritten(self._out, written)
             move_staged(self._tmp, self._out, sorted_keys, order, stats)
+            self._old = None  # the previous manifest: not needed to write the new one
         else:
             swap(self.tmp, self.out)
             record_stats(self._out, sorted_keys, order, stats)
@@ -260,15 +263,13 @@ class SiteWriter:
         if self._manifest_file is None:
             return
         n = len(order)
-        m = Manifest(
-            sorted_keys,
-            np.frombuffer(self._digests, np.uint8).reshape(n, 16)[order],
-            np.frombuffer(self._figures, np.uint8).reshape(n, 16)[order],
-            np.frombuffer(self._stats, np.uint64)[order],
-        )
-        data = m.to_bytes(self._out)
-        if not same_bytes(self._manifest_file, data):  # a no-change rebuild saves nothing
-            atomic_write(self._manifest_file, data)
+        columns = {
+            "keys": np.frombuffer(self._keys, np.uint64),
+            "digests": np.frombuffer(self._digests, np.uint8).reshape(n, 16),
+            "figures": np.frombuffer(self._figures, np.uint8).reshape(n, 16),
+            "stats": np.frombuffer(self._stats, np.uint64),
+        }
+        save_manifest(self._manifest_file, self._out, columns, order)
 
     def abort(self) -> None:
         shutil.rmtree(self.tmp, ignore_errors=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import shutil
 import sqlite3
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
@@ -231,3 +232,36 @@ def test_cache_without_the_used_table_is_migrated(tmp_path):
         images.png(x)
         images.png(y)
         assert (fc.encoded, fc.hits) == (1, 1)
+
+
+def _rss_file_kb() -> int | None:
+    """Resident file-backed pages of this process (Linux), KiB; None where unknown."""
+    try:
+        status = Path("/proc/self/status").read_text()
+    except OSError:
+        return None
+    for line in status.splitlines():
+        if line.startswith("RssFile:"):
+            return int(line.split()[1])
+    return None
+
+
+def test_reading_every_entry_keeps_the_mapped_part_of_the_file_bounded(tmp_path):
+    # A build into an empty folder reads every figure once. Pages of the database read through
+    # its memory map stay resident in the process: with the whole file mapped, reading a
+    # 10,000-sample site's figures would add the file's size to the peak RSS (issue 10).
+    if _rss_file_kb() is None:
+        return  # no /proc: nothing to measure here
+    rng = np.random.default_rng(0)
+    magic = b"\x89PNG\r\n\x1a\n"
+    blobs = {bytes([i % 256, i // 256]) * 8: magic + rng.bytes(48_000) for i in range(2500)}
+    with figcache.use(tmp_path) as fc:  # ~120 MB of incompressible entries
+        for k, blob in blobs.items():
+            fc.encode(k, lambda blob=blob: blob)
+    with figcache.use(tmp_path) as fc:
+        before = _rss_file_kb()
+        for k, blob in blobs.items():
+            assert fc.encode(k, lambda: b"") == blob
+        grown_mb = (_rss_file_kb() - before) / 1024
+        assert fc.hits == len(blobs)
+    assert grown_mb < 90, f"reading 120 MB of figures kept {grown_mb:.0f} MB of the file resident"

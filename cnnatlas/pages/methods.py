@@ -8,8 +8,8 @@ import statistics
 from collections.abc import Iterator
 from typing import Any
 
+from ..attrcells import SCOPES
 from ..content import Prose, render_markdown  # the one Markdown renderer of the site
-from ..figures import SCOPES
 from ..render import Page
 from ..site import MethodInfo, Site, Variant, img_path
 from ..trust import curves, leaderboard
@@ -87,11 +87,7 @@ def _completeness(site: Site, variants: list[Variant]) -> list[dict[str, Any]]:
     for v in variants:
         if "error" not in v.method.diagnostic_names:
             continue
-        errors = sorted(
-            cell["diag"]["error"]
-            for per_variant in site.extra["attribution"].values()
-            for cell in per_variant[v.key].values()
-        )
+        errors = sorted(site.extra["attribution"].diagnostic(v.key, "error").tolist())
         if errors:
             out.append(
                 {

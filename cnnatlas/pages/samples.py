@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ..figures import SCOPES
+from ..attrcells import SCOPES
 from ..render import Page
 from ..site import Site, img_path, topk
 from .methods import grid

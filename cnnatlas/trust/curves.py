@@ -8,9 +8,12 @@ map sets named by variant key ("gradcam/conv_2_2", "saliency/input") or "baselin
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from ..attrcells import CellTable
 
 CURVES = ("deletion", "insertion")
 BASELINE_TITLES = {"random": "Random map", "centre": "Centre-biased map"}
@@ -119,18 +122,13 @@ def add_to_site(
             extra.setdefault("trust_baselines", {}).setdefault(name, {}).update(base)
 
 
-def annotate_cells(
-    cells: dict[str, dict[str, dict[int, dict]]], extra: dict[str, Any], preds: dict[str, int]
-) -> None:
-    """Add {"deletion", "insertion"} AUCs as cell["faith"] to each predicted-class map cell
-    (figures.attribution_figures' cells[sample id][variant key][class])."""
-    sets = extra.get("faithfulness", {}).get("sets", {})
-    for sid, per_variant in cells.items():
-        for key, per_class in per_variant.items():
-            auc = sets.get(key, {}).get("per_sample", {}).get(sid)
-            cell = per_class.get(preds.get(sid, -1))
-            if auc is not None and cell is not None:
-                cell["faith"] = {"deletion": auc[0], "insertion": auc[1]}
+def annotate_cells(cells: CellTable, extra: dict[str, Any], preds: dict[str, int]) -> None:
+    """Attach each sample's (deletion, insertion) AUCs to its predicted-class map's cell
+    (figures.attribution_figures' `CellTable`)."""
+    for key, summary in extra.get("faithfulness", {}).get("sets", {}).items():
+        for sid, auc in summary.get("per_sample", {}).items():
+            if sid in preds:
+                cells.set_faith(sid, key, preds[sid], auc)
 
 
 def _points(xs: np.ndarray, ys: np.ndarray, x, y) -> str:
