@@ -70,7 +70,7 @@ ROWS: list[Row] = [
     ),
     (
         "memory",
-        "peak RSS, 10,000 samples (extrapolated from two smaller sets)",
+        "peak RSS, 10,000 samples (extrapolated from 300 and 1,000)",
         lambda r: _get(r, "at_10000/peak_rss_mb"),
         "≤ 2048 MB",
         lambda v, r: v <= 2048,

@@ -175,7 +175,8 @@ def build(cfg: Config, out: Path, cache_dir: Path, ui: UI | None = None) -> Buil
     report.computed = sum(c for c, _ in ctx.counts.values())
     report.cached = sum(c for _, c in ctx.counts.values())
     report.compute_seconds = dict(ctx.seconds)
-    heap.release_free_memory()  # the probes' freed buffers, before the site's objects
+    if report.computed:  # the probes' freed buffers, before the site's objects
+        heap.release_free_memory()
     lap("compute")
 
     counts = spec.param_counts()
