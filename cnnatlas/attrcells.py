@@ -103,7 +103,6 @@ class CellTable(Mapping):
 
     def __init__(self, sample_ids: Sequence[str], variants: Sequence[Variant]) -> None:
         self._row = {sid: i for i, sid in enumerate(sample_ids)}
-        self._ids = list(sample_ids)
         self._variants = {v.key: v for v in variants}
         self._cols: dict[str, _Columns] = {}
 
@@ -122,7 +121,7 @@ class CellTable(Mapping):
         cols = self._cols.get(variant.key)
         if cols is None:
             names = variant.method.diagnostic_names
-            cols = self._cols[variant.key] = _Columns(len(self._ids), n_targets, len(names))
+            cols = self._cols[variant.key] = _Columns(len(self._row), n_targets, len(names))
         i = self._row[sid]
         cols.cls[i, slot] = cls
         cols.files[i, slot] = [_SCOPE_NAMES.index(f) for f in files]
@@ -177,10 +176,10 @@ class CellTable(Mapping):
         return _SampleCells(self, sid)
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._ids)
+        return iter(self._row)
 
     def __len__(self) -> int:
-        return len(self._ids)
+        return len(self._row)
 
 
 class _SampleCells(Mapping):
