@@ -105,6 +105,8 @@ class CellTable(Mapping):
         self._row = {sid: i for i, sid in enumerate(sample_ids)}
         self._variants = {v.key: v for v in variants}
         self._cols: dict[str, _Columns] = {}
+        # The last sample's {variant key: cells}: a sample page reads them several times.
+        self._recent: tuple[str, dict[str, dict[int, Cell]]] = ("", {})
 
     def put(
         self,
@@ -118,6 +120,7 @@ class CellTable(Mapping):
         diag: Sequence[float] = (),
     ) -> None:
         """Record the map of `cls` in target slot `slot` (of `n_targets`) of sample `sid`."""
+        self._recent = ("", {})
         cols = self._cols.get(variant.key)
         if cols is None:
             names = variant.method.diagnostic_names
@@ -131,6 +134,7 @@ class CellTable(Mapping):
 
     def set_faith(self, sid: str, key: str, cls: int, aucs: tuple[float, float]) -> bool:
         """Attach (deletion, insertion) AUCs to the map of `cls`; False if there is none."""
+        self._recent = ("", {})
         cols, i = self._cols.get(key), self._row.get(sid)
         if cols is None or i is None:
             return False
@@ -149,7 +153,15 @@ class CellTable(Mapping):
         return cols.diag[..., names.index(name)][cols.cls >= 0]
 
     def cells(self, sid: str, key: str) -> dict[int, Cell]:
-        """{class: Cell} of one sample and variant, in target order."""
+        """{class: Cell} of one sample and variant, in target order (do not modify it)."""
+        if self._recent[0] != sid:
+            self._recent = (sid, {})
+        made = self._recent[1]
+        if key not in made:
+            made[key] = self._make(sid, key)
+        return made[key]
+
+    def _make(self, sid: str, key: str) -> dict[int, Cell]:
         cols, i, v = self._cols.get(key), self._row[sid], self._variants[key]
         if cols is None:
             return {}

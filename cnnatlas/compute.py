@@ -16,7 +16,7 @@ import jax
 import numpy as np
 
 from . import cache as cache_mod
-from . import devices
+from . import devices, prngkeys
 from .batching import chunk_size, map_chunks
 from .cache import ArrayMemo, Cache, Entries
 from .models import Net
@@ -60,6 +60,8 @@ def example_keys(seed: int, probe: str, samples: list[Sample], n_targets: int) -
     """Key data (N, T, 2) uint32: one PRNG key per (sample, target), derived from the sample's
     content, so a sample's maps do not depend on which other samples share its batch."""
     folds = np.asarray([zlib.crc32(f"{probe}/{s.sha256}".encode()) for s in samples], np.uint32)
+    if prngkeys.jax_compatible():  # the same values without tracing JAX (a rebuild needs them)
+        return prngkeys.example_key_data(seed, folds, n_targets)
     return np.asarray(_split_keys(np.uint32(seed), folds, n_targets))
 
 

@@ -175,6 +175,7 @@ def build(cfg: Config, out: Path, cache_dir: Path, ui: UI | None = None) -> Buil
     report.computed = sum(c for c, _ in ctx.counts.values())
     report.cached = sum(c for _, c in ctx.counts.values())
     report.compute_seconds = dict(ctx.seconds)
+    data = data.without_training_split()  # the site needs the test split only
     if report.computed:  # the probes' freed buffers, before the site's objects
         heap.release_free_memory()
     lap("compute")

@@ -290,6 +290,10 @@ def test_idx_hash_memo_and_lazy_training_images(tmp_path, monkeypatch):
     assert "train-images-idx3-ubyte.gz" not in read  # lazy: not read yet
     assert second.dark_background is plain.dark_background is True  # from the first images only
     assert "train-images-idx3-ubyte.gz" not in read
+    slim = second.without_training_split()  # what a build keeps after computing
+    assert "train-images-idx3-ubyte.gz" not in read  # dropping them does not read them
+    assert slim.train_x.shape == (0, *plain.input_shape) and slim.train_y.shape == (0,)
+    assert slim.sha256 == plain.sha256 and slim.test_x is second.test_x
     np.testing.assert_array_equal(second.train_x, plain.train_x)  # read on first use
     expected = arrays["train-images-idx3-ubyte"][..., None].astype(np.float32) / np.float32(255)
     np.testing.assert_array_equal(second.train_x, expected)

@@ -75,10 +75,11 @@ def _plain(v: Any) -> Any:
 def grid(site: Site, sample_id: str, classes: list[int]) -> list[dict[str, Any]]:
     """Rows of a method × class grid: [{"variant", "cells": [cell or None, one per class]}]."""
     cells = site.extra.get("attribution", {}).get(sample_id, {})
-    return [
-        {"variant": v, "cells": [cells[v.key].get(c) for c in classes]}
-        for v in site.extra.get("variants", [])
-    ]
+    rows = []
+    for v in site.extra.get("variants", []):
+        by_class = cells[v.key]  # made when read (attrcells.CellTable): once per variant
+        rows.append({"variant": v, "cells": [by_class.get(c) for c in classes]})
+    return rows
 
 
 def _completeness(site: Site, variants: list[Variant]) -> list[dict[str, Any]]:
