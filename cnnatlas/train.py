@@ -17,7 +17,7 @@ from .batching import chunk_size, map_chunks
 from .config import TrainConfig
 from .models import ModelSpec, Net
 from .models.base import train_forward, with_stats
-from .models.inputconv import training_spec
+from .models.inputconv import elementwise_spec
 
 _PROGRESS_EVERY = 25  # steps between progress updates (each one syncs with the device)
 
@@ -34,7 +34,7 @@ def _loss(params, spec: ModelSpec, xs, ys):
 
     The input convolution runs with `inputconv`'s XLA:CPU lowering (same function and
     parameters; ~10 % of a TinyVGG step saved)."""
-    logits, stats = train_forward(params, training_spec(spec), xs)
+    logits, stats = train_forward(params, elementwise_spec(spec), xs)
     loss = optax.softmax_cross_entropy_with_integer_labels(logits, ys).mean()
     return loss, ((logits.argmax(-1) == ys).mean(), stats)
 

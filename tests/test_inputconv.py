@@ -14,7 +14,7 @@ from jax import lax
 from cnnatlas.config import ModelConfig
 from cnnatlas.models import Net, make_spec
 from cnnatlas.models.base import train_forward
-from cnnatlas.models.inputconv import MAX_CHANNELS, conv_general_dilated, training_spec
+from cnnatlas.models.inputconv import MAX_CHANNELS, conv_general_dilated, elementwise_spec
 
 DN = ("NHWC", "HWIO", "NHWC")
 PADDINGS = ["VALID", "SAME", ((1, 2), (0, 1))]
@@ -88,13 +88,13 @@ def test_uncovered_cases_are_lax_exactly(kwargs):
 
 
 @pytest.mark.parametrize("name", ["tinyvgg", "resnet_small"])
-def test_training_spec_same_parameters_and_function(name):
-    """The lowering is a choice inside nn.Conv (train.py uses `training_spec`): same parameter
+def test_elementwise_spec_same_parameters_and_function(name):
+    """The lowering is a choice inside nn.Conv (train.py uses `elementwise_spec`): same parameter
     tree and initial values, the same logits and input gradient, and the same training loss
     gradient (so the shipped weights still load and training reaches the same accuracy)."""
     spec = make_spec(ModelConfig(name=name), (28, 28, 1), 10)
-    fast_spec = training_spec(spec)
-    assert training_spec(spec) is fast_spec  # cached: the jitted step compiles once
+    fast_spec = elementwise_spec(spec)
+    assert elementwise_spec(spec) is fast_spec  # cached: the jitted step compiles once
     assert any(s.module is not None and s.module != f.module
                for s, f in zip(spec.stages, fast_spec.stages, strict=True))  # fmt: skip
     params = spec.init(jax.random.key(0))
@@ -117,3 +117,35 @@ def test_training_spec_same_parameters_and_function(name):
     gp = [jax.grad(loss)(params, s) for s in (fast_spec, spec)]
     for a, b in zip(jax.tree.leaves(gp[0]), jax.tree.leaves(gp[1]), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5 * float(jnp.abs(b).max()) + 1e-8)
+
+
+@pytest.mark.parametrize("name", ["saliency", "gradcam", "guided_backprop", "smoothgrad"])
+def test_probes_choose_their_lowering(name):
+    """`batched_grid` runs a probe under this lowering where its ProbeSpec says so (measured
+    faster for it), lax otherwise; either way the maps are lax's up to float rounding."""
+    import dataclasses
+
+    from cnnatlas.compute import JOB_OPTIONS
+    from cnnatlas.probes import PROBES, batched_grid
+
+    spec = make_spec(ModelConfig(name="tinyvgg"), (28, 28, 1), 10)
+    net = Net(spec.init(jax.random.key(0)), spec)
+    probe = PROBES[name]
+    hp = {k: v for k, v in probe.defaults.items() if k not in JOB_OPTIONS}
+    hp = {**hp, "layer": "conv_2_2"} if name == "gradcam" else {**hp, "n": 3}
+    hp = {k: v for k, v in hp.items() if k in probe.defaults or k == "layer"}
+    args = (
+        net,
+        jax.random.uniform(jax.random.key(1), (2, 28, 28, 1)),
+        jnp.asarray([[1, 4], [0, 9]], jnp.int32),
+        jnp.arange(8, dtype=jnp.uint32).reshape(2, 2, 2),
+    )
+    assert probe.elementwise_input_conv == (name != "smoothgrad")  # smoothgrad: measured slower
+    flipped = dataclasses.replace(probe, elementwise_input_conv=not probe.elementwise_input_conv)
+    convs = [  # lax convolutions in the traced program: this lowering replaces the first one's
+        str(jax.make_jaxpr(batched_grid(p, **hp))(*args)).count("conv_general_dilated")
+        for p in (probe, flipped)
+    ]
+    assert (convs[0] < convs[1]) == probe.elementwise_input_conv, convs
+    a, b = batched_grid(probe, **hp)(*args), batched_grid(flipped, **hp)(*args)
+    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5 * float(jnp.abs(b).max()))

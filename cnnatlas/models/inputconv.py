@@ -17,10 +17,13 @@ values equal `lax.conv_general_dilated` up to float summation order, and the par
 nn.Conv's: `nn.Conv(..., conv_general_dilated=conv_general_dilated)` is the whole change.
 Everything else (more channels, strides, dilation, groups, other layouts) goes to lax unchanged.
 
-Used for training only (`training_spec`, called by train.py): a TinyVGG train step went from
-37.2 to 33.4 ms of CPU time (best of 6 interleaved rounds, same process, XLA flags of
-jaxsetup). The probes keep lax's lowering: under their nested vmaps (images × classes × noise
-samples) this one measured slower (SmoothGrad 3.1 -> 9.7 ms CPU per map; cause not found yet).
+Used through `elementwise_spec`: by training (a TinyVGG train step went from 37.2 to 33.4 ms of
+CPU time, best of 6 interleaved rounds, same process, XLA flags of jaxsetup) and by the probes
+whose `ProbeSpec.elementwise_input_conv` is set (probes/base.py), per method as measured
+(benchmarks/bench_attribution.py, 1,000 images × 10 classes): Grad-CAM 1.25× and the input
+gradients 1.7× faster per map. Integrated gradients and SmoothGrad, whose first-stage backward
+is one transposed product of a weighted sum (probes/gradients.py), keep lax's convolution:
+with this lowering they measured 0.9× and 0.33× (cause not found yet).
 """
 
 from __future__ import annotations
@@ -160,7 +163,7 @@ def conv_general_dilated(
 
 
 @cache
-def training_spec(spec: ModelSpec) -> ModelSpec:
+def elementwise_spec(spec: ModelSpec) -> ModelSpec:
     """`spec` with every plain `nn.Conv` stage using this module's lowering (cached: one object
     per spec, so a jitted step compiles once). Same parameters; the convolutions it does not
     cover stay lax's. Nothing is patched, like `ModelSpec.with_relu`."""
