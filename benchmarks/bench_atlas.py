@@ -179,7 +179,7 @@ def bench_build(config: Path, warm_cache: Path | None = None) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--epochs", type=int, default=10)
-    ap.add_argument("--skip-build", action="store_true")
+    ap.add_argument("--skip-build", action="store_true", help="keep the last run's build figures")
     ap.add_argument("--build-only", action="store_true", help="only the build timings")
     ap.add_argument(
         "--rebuild-only",
@@ -220,6 +220,9 @@ def main() -> None:
     }
     if not args.skip_build:
         result["build"] = bench_build(ROOT / "content" / "atlas.toml")
+    elif (RESULTS / "atlas.json").exists():  # keep the build figures of the last run
+        last = json.loads((RESULTS / "atlas.json").read_text())
+        result["build"] = last.get("build", {})
     result["peak_rss_mb"] = round(peak_rss_mb())
     emit("atlas", result)
 

@@ -68,14 +68,15 @@ def step_ms(cfg, data, steps: int = 10, repeat: int = 10) -> float:
     params = spec.init(jax.random.key(0))
     tx = optax.adam(cfg.train.learning_rate)
     opt = tx.init(params)
-    x, y = jax.numpy.asarray(data.train_x[:128]), jax.numpy.asarray(data.train_y[:128])
-    params, opt, loss, _ = _train_step(params, opt, x, y, spec=spec, tx=tx)
+    x, y = jax.numpy.asarray(data.train_x), jax.numpy.asarray(data.train_y)
+    idx = jax.numpy.arange(128, dtype=jax.numpy.int32)  # the step gathers its batch (train.py)
+    params, opt, loss, _ = _train_step(params, opt, x, y, idx, spec=spec, tx=tx)
     loss.block_until_ready()
     best = float("inf")
     for _ in range(repeat):
         t = time.perf_counter()
         for _ in range(steps):
-            params, opt, loss, _ = _train_step(params, opt, x, y, spec=spec, tx=tx)
+            params, opt, loss, _ = _train_step(params, opt, x, y, idx, spec=spec, tx=tx)
         loss.block_until_ready()
         best = min(best, (time.perf_counter() - t) / steps)
     return round(best * 1e3, 2)

@@ -50,21 +50,23 @@ def _step(params, opt_state, xs, ys, *, spec: ModelSpec, tx):
     return with_stats(optax.apply_updates(params, updates), stats), opt_state, loss, acc
 
 
-_train_step = partial(
-    jax.jit, static_argnames=("spec", "tx"), donate_argnames=("params", "opt_state")
-)(_step)
+@partial(jax.jit, static_argnames=("spec", "tx"), donate_argnames=("params", "opt_state"))
+def _train_step(params, opt_state, data_x, data_y, idx, *, spec: ModelSpec, tx):
+    """`_step` on the batch data_x[idx], data_y[idx], idx (B,) int32: gathered inside the step,
+    so no epoch-sized copy of the training set is made (188 MB for Fashion-MNIST)."""
+    return _step(params, opt_state, data_x[idx], data_y[idx], spec=spec, tx=tx)
 
 
 @partial(jax.jit, static_argnames=("spec", "tx"), donate_argnames=("params", "opt_state"))
-def _train_epoch(params, opt_state, bx, by, *, spec: ModelSpec, tx):
-    """All steps of an epoch, bx (steps, B, H, W, C), by (steps, B), as one `lax.scan`:
+def _train_epoch(params, opt_state, data_x, data_y, idx, *, spec: ModelSpec, tx):
+    """All steps of an epoch, idx (steps, B) int32 rows of the training set, as one `lax.scan`:
     on a GPU or TPU this removes the per-step dispatch that otherwise dominates a small model."""
 
-    def step(carry, batch):
-        p, o, loss, acc = _step(*carry, *batch, spec=spec, tx=tx)
+    def step(carry, rows):
+        p, o, loss, acc = _step(*carry, data_x[rows], data_y[rows], spec=spec, tx=tx)
         return (p, o), (loss, acc)
 
-    (params, opt_state), (losses, accs) = jax.lax.scan(step, (params, opt_state), (bx, by))
+    (params, opt_state), (losses, accs) = jax.lax.scan(step, (params, opt_state), idx)
     return params, opt_state, losses, accs
 
 
@@ -73,15 +75,21 @@ def fused_epochs() -> bool:
     return jax.default_backend() != "cpu"
 
 
+# Images per `predict` call at most: larger chunks ran slower on CPU (they leave the caches);
+# 10,000 test images took 0.74 s in chunks of ~2,000 and 0.54 s in chunks of ~250.
+PREDICT_CHUNK = 256
+
+
 @jax.jit
 def _logits(net: Net, xs: jax.Array) -> jax.Array:
+    net = Net(net.params, elementwise_spec(net.spec))  # same function; 10k images 0.54 -> 0.40 s
     return jax.vmap(net.run)(xs)
 
 
 def predict(net: Net, xs: np.ndarray, memory_mb: int = 256) -> np.ndarray:
     """Logits (N, n_classes) for images (N, H, W, C), in bounded chunks over all devices."""
     net = devices.replicate(net)
-    chunk = chunk_size(xs[0].nbytes * 40, memory_mb)
+    chunk = min(PREDICT_CHUNK, chunk_size(xs[0].nbytes * 40, memory_mb))
     return map_chunks(lambda x: _logits(net, x), [xs], chunk)  # type: ignore[return-value]
 
 
@@ -110,27 +118,27 @@ def train(
     params, opt_state = devices.replicate((params, opt_state))
     # Data parallel over all devices when the batch splits evenly (one device: a no-op).
     split = batch % devices.count() == 0
-    xs, ys = jnp.asarray(train_x[:n]), jnp.asarray(train_y[:n])
+    # the training set stays where it is (every device holds it); each step gathers its batch
+    xs, ys = devices.replicate((jnp.asarray(train_x[:n]), jnp.asarray(train_y[:n])))
     history: list[dict[str, float]] = []
     total = steps * cfg.epochs
     done = 0
     for epoch in range(cfg.epochs):
         perm = np.asarray(jax.random.permutation(jax.random.fold_in(key, epoch + 1), n))
-        idx = jnp.asarray(perm[: steps * batch].reshape(steps, batch))
-        bx, by = xs[idx], ys[idx]  # (steps, batch, ...): one gather per epoch keeps steps fed
+        idx = jnp.asarray(perm[: steps * batch].reshape(steps, batch).astype(np.int32))
         if split:
-            bx, by = devices.shard(bx, axis=1), devices.shard(by, axis=1)
+            idx = devices.shard(idx, axis=1)
         losses, accs = [], []
         if fused_epochs():
             params, opt_state, loss_s, acc_s = _train_epoch(
-                params, opt_state, bx, by, spec=spec, tx=tx
+                params, opt_state, xs, ys, idx, spec=spec, tx=tx
             )
             losses, accs, done = [loss_s], [acc_s], done + steps
             if progress:
                 progress(done, total, {"loss": float(loss_s[-1]), "acc": float(acc_s[-1])})
         for i in range(0 if fused_epochs() else steps):
             params, opt_state, loss, acc = _train_step(
-                params, opt_state, bx[i], by[i], spec=spec, tx=tx
+                params, opt_state, xs, ys, idx[i], spec=spec, tx=tx
             )
             losses.append(loss)
             accs.append(acc)
