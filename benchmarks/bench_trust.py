@@ -5,7 +5,7 @@ every attribution method of content/atlas.toml with its hyperparameters: the pre
 are computed first (untimed), then each map set (a method at one layer, plus the random and
 centre baselines) gets its deletion and insertion curves with 1-pixel steps (784 steps, i.e. 785
 forward passes per map and curve, before skipping repeated images) exactly as the build runs them
-(`faithfulness.curves`: batched, chunked JAX calls). Target: ≤ 10 s per method (per map set).
+(`deletion.curves`: batched, chunked JAX calls). Target: ≤ 10 s per method (per map set).
 Also: how far coarser steps move the AUCs (the `[trust] step` trade-off).
 
     PYTHONPATH=. .venv/bin/python benchmarks/bench_trust.py [--quick] [--steps 1 2 4 8]
@@ -30,7 +30,7 @@ from cnnatlas.data import load_dataset
 from cnnatlas.models import make_spec
 from cnnatlas.probes import PROBES, batched_grid
 from cnnatlas.samples import pick_test_samples
-from cnnatlas.trust import faithfulness as F
+from cnnatlas.trust import deletion as D
 from cnnatlas.weights import load_or_train
 
 TARGET_S = 10.0
@@ -73,22 +73,22 @@ def main() -> None:
     t = time.perf_counter()
     sets = _maps(net, hparams, xs, preds)
     maps_s = time.perf_counter() - t
-    noise = F.random_maps(cfg.seed, [s.sha256 for s in samples], xs.shape[1:3])
+    noise = D.random_maps(cfg.seed, [s.sha256 for s in samples], xs.shape[1:3])
     sets["baseline/random"] = noise
-    sets["baseline/centre"] = np.broadcast_to(F.centre_map(xs.shape[1:3]), noise.shape)
+    sets["baseline/centre"] = np.broadcast_to(D.centre_map(xs.shape[1:3]), noise.shape)
     blur = cfg.trust.blur_sigma
     n_pix = xs.shape[1] * xs.shape[2]
 
     t = time.perf_counter()  # the first call compiles (one program for every map set)
-    F.curves(net, xs, preds, noise, noise, step=1, blur_sigma=blur)
+    D.curves(net, xs, preds, noise, noise, step=1, blur_sigma=blur)
     first_s = time.perf_counter() - t
     load = os.getloadavg()
     per_set, aucs = {}, {}
     for key, maps in sets.items():
         t = time.perf_counter()
-        d, ins, frac = F.curves(net, xs, preds, maps, noise, step=1, blur_sigma=blur)
+        d, ins, frac = D.curves(net, xs, preds, maps, noise, step=1, blur_sigma=blur)
         per_set[key] = round(time.perf_counter() - t, 3)
-        aucs[key] = {1: (F.auc(frac, d), F.auc(frac, ins))}
+        aucs[key] = {1: (D.auc(frac, d), D.auc(frac, ins))}
         print(f"{key}: {per_set[key]:.2f}s", file=sys.stderr, flush=True)
     per_method: dict[str, float] = {}
     for key, s in per_set.items():
@@ -98,9 +98,9 @@ def main() -> None:
     for step in [] if args.quick else args.steps:
         diffs, t = [], time.perf_counter()
         for key, maps in sets.items():
-            d, ins, frac = F.curves(net, xs, preds, maps, noise, step=step, blur_sigma=blur)
+            d, ins, frac = D.curves(net, xs, preds, maps, noise, step=step, blur_sigma=blur)
             a1 = aucs[key][1]
-            diffs.append(np.abs([F.auc(frac, d) - a1[0], F.auc(frac, ins) - a1[1]]))
+            diffs.append(np.abs([D.auc(frac, d) - a1[0], D.auc(frac, ins) - a1[1]]))
         diffs = np.stack(diffs)  # (sets, 2, N)
         coarse[str(step)] = {
             "seconds_all_sets": round(time.perf_counter() - t, 2),
@@ -113,7 +113,7 @@ def main() -> None:
 
     # distinct images actually run (repeated deletion steps over black pixels are skipped)
     changed_del = (xs != 0).any(-1).reshape(len(xs), -1).sum(1) + 1
-    changed_ins = (xs != F.blurred(xs, blur)).any(-1).reshape(len(xs), -1).sum(1) + 1
+    changed_ins = (xs != D.blurred(xs, blur)).any(-1).reshape(len(xs), -1).sum(1) + 1
     slowest = max(per_set.values())
     emit(
         "trust",

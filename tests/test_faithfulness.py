@@ -16,6 +16,7 @@ from cnnatlas.errors import ConfigError
 from cnnatlas.models.base import ModelSpec, Net, Stage, flatten
 from cnnatlas.samples import Sample
 from cnnatlas.trust import curves as trust_curves
+from cnnatlas.trust import deletion as D
 from cnnatlas.trust import faithfulness as F
 from cnnatlas.trust.leaderboard import Column, reading, table
 
@@ -43,16 +44,16 @@ def _sigmoid(z: float) -> float:
 
 def test_auc_equals_the_hand_computed_trapezoid():
     # (0.25 (1 + .5) + 0.25 (.5 + .5) + 0.5 (.5 + 0)) / 2 = 0.4375
-    assert F.auc(np.array([0, 0.25, 0.5, 1]), np.array([1, 0.5, 0.5, 0])) == pytest.approx(0.4375)
-    assert F.auc(np.linspace(0, 1, 11), np.ones((3, 11))) == pytest.approx([1, 1, 1])
+    assert D.auc(np.array([0, 0.25, 0.5, 1]), np.array([1, 0.5, 0.5, 0])) == pytest.approx(0.4375)
+    assert D.auc(np.linspace(0, 1, 11), np.ones((3, 11))) == pytest.approx([1, 1, 1])
 
 
 def test_step_grid_and_signed_ranking():
-    assert F.step_grid(10, 4).tolist() == [0, 4, 8, 10]
-    assert F.step_grid(4, 1).tolist() == [0, 1, 2, 3, 4]
+    assert D.step_grid(10, 4).tolist() == [0, 4, 8, 10]
+    assert D.step_grid(4, 1).tolist() == [0, 1, 2, 3, 4]
     m = np.array([[[0.5, -2.0], [0.0, 0.0]]])  # positive evidence first, the negative pixel last
     tb = np.array([[[0.0, 0.0], [0.1, 0.9]]])  # ties: the larger tie-break first
-    assert F.pixel_ranks(m, tb).tolist() == [[[0, 3], [2, 1]]]
+    assert D.pixel_ranks(m, tb).tolist() == [[[0, 3], [2, 1]]]
 
 
 def test_deletion_of_the_used_pixels_drops_first_and_matches_the_hand_values():
@@ -61,20 +62,20 @@ def test_deletion_of_the_used_pixels_drops_first_and_matches_the_hand_values():
     good = np.zeros((1, 6, 6), np.float32)
     for r, (i, j) in enumerate(USED):
         good[0, i, j] = 10 - r  # the used pixels first, in USED order
-    noise = F.random_maps(0, ["a"], (6, 6))
-    d, ins, frac = F.curves(net, x, np.zeros(1, np.int32), good, noise, step=1, blur_sigma=1.0)
+    noise = D.random_maps(0, ["a"], (6, 6))
+    d, ins, frac = D.curves(net, x, np.zeros(1, np.int32), good, noise, step=1, blur_sigma=1.0)
     assert frac[0] == 0 and frac[-1] == 1 and len(frac) == 37
     # after k used pixels are gone, the class-0 logit is 1.5 (4 - k); then it stays at 0
     expect = [_sigmoid(1.5 * (4 - k)) for k in range(5)] + [0.5] * 32
     np.testing.assert_allclose(d[0], expect, atol=1e-6)
     # a random order finds the used pixels later: a higher deletion AUC, for every random map
     for seed in range(5):
-        rand = F.random_maps(seed, ["a"], (6, 6))
-        d_rand, *_ = F.curves(net, x, np.zeros(1, np.int32), rand, rand, step=1, blur_sigma=1.0)
-        assert F.auc(frac, d[0]) < F.auc(frac, d_rand[0])
+        rand = D.random_maps(seed, ["a"], (6, 6))
+        d_rand, *_ = D.curves(net, x, np.zeros(1, np.int32), rand, rand, step=1, blur_sigma=1.0)
+        assert D.auc(frac, d[0]) < D.auc(frac, d_rand[0])
     # insertion: from the blurred copy to the full logit 6 once the four used pixels are in
     w = net.params["dense"]["kernel"][:, 0].reshape(6, 6)
-    assert ins[0, 0] == pytest.approx(_sigmoid((w * F.blurred(x, 1.0)[0, ..., 0]).sum()), abs=1e-6)
+    assert ins[0, 0] == pytest.approx(_sigmoid((w * D.blurred(x, 1.0)[0, ..., 0]).sum()), abs=1e-6)
     np.testing.assert_allclose(ins[0, 4:], _sigmoid(6.0), atol=1e-6)
 
 
@@ -82,9 +83,9 @@ def test_insertion_starts_at_the_blurred_copy_and_ends_at_the_input(tiny_net):
     xs = np.array(jax.random.uniform(jax.random.key(1), (2, 8, 8, 1)))
     maps = np.asarray(jax.random.normal(jax.random.key(2), (2, 8, 8)))
     targets = np.array([1, 3], np.int32)
-    d, ins, _ = F.curves(tiny_net, xs, targets, maps, maps, step=5, blur_sigma=2.0)
+    d, ins, _ = D.curves(tiny_net, xs, targets, maps, maps, step=5, blur_sigma=2.0)
     prob = jax.vmap(lambda v: jax.nn.softmax(tiny_net.run(v)))
-    blur = F.blurred(xs, 2.0)
+    blur = D.blurred(xs, 2.0)
     assert not np.allclose(blur, xs)
     rows = np.arange(2)
     np.testing.assert_allclose(ins[:, 0], prob(blur)[rows, targets], rtol=1e-5)
@@ -99,12 +100,12 @@ def test_batched_equals_a_per_sample_per_step_loop(tiny_net):
     xs = np.array(jax.random.uniform(jax.random.key(3), (3, 8, 8, 1)))
     xs[:, :, :3] = 0.0  # a black band: deleting these pixels changes nothing
     maps = np.asarray(jax.random.normal(jax.random.key(4), (3, 8, 8)))
-    tb = F.random_maps(7, ["a", "b", "c"], (8, 8))
+    tb = D.random_maps(7, ["a", "b", "c"], (8, 8))
     targets = np.array([0, 2, 4], np.int32)
-    d, ins, frac = F.curves(tiny_net, xs, targets, maps, tb, step=3, blur_sigma=1.5)
-    ranks, blur = F.pixel_ranks(maps, tb), F.blurred(xs, 1.5)
+    d, ins, frac = D.curves(tiny_net, xs, targets, maps, tb, step=3, blur_sigma=1.5)
+    ranks, blur = D.pixel_ranks(maps, tb), D.blurred(xs, 1.5)
     for i in range(3):
-        one = F.curves(tiny_net, xs[i : i + 1], targets[i : i + 1], maps[i : i + 1],
+        one = D.curves(tiny_net, xs[i : i + 1], targets[i : i + 1], maps[i : i + 1],
                        tb[i : i + 1], step=3, blur_sigma=1.5)  # fmt: skip
         np.testing.assert_allclose(one[0][0], d[i], atol=1e-6)
         np.testing.assert_allclose(one[1][0], ins[i], atol=1e-6)
@@ -120,12 +121,12 @@ def test_one_compile_whatever_the_number_of_distinct_steps(tiny_net):
     xs = np.array(jax.random.uniform(jax.random.key(5), (2, 8, 8, 1)))
     maps = np.asarray(jax.random.normal(jax.random.key(6), (2, 8, 8)))
     t = np.zeros(2, np.int32)
-    F.curves(tiny_net, xs, t, maps, maps, step=2, blur_sigma=1.0)
-    before = F._probs._cache_size()
-    F.curves(tiny_net, xs, t, maps, maps, step=1, blur_sigma=1.0)  # more pairs, same chunk shape
+    D.curves(tiny_net, xs, t, maps, maps, step=2, blur_sigma=1.0)
+    before = D._probs._cache_size()
+    D.curves(tiny_net, xs, t, maps, maps, step=1, blur_sigma=1.0)  # more pairs, same chunk shape
     xs[0, :4] = 0  # fewer distinct deletion steps
-    F.curves(tiny_net, xs, t, -maps, maps, step=1, blur_sigma=1.0)
-    assert F._probs._cache_size() == before
+    D.curves(tiny_net, xs, t, -maps, maps, step=1, blur_sigma=1.0)
+    assert D._probs._cache_size() == before
 
 
 def test_results_are_cached_per_map_and_sample(tiny_net, tmp_path):
@@ -150,7 +151,7 @@ def test_results_are_cached_per_map_and_sample(tiny_net, tmp_path):
     run(sets)
     assert ctx.counts["faithfulness"] == [1, 11]
     a = first["m0/input"]["s0"]
-    assert a["auc"][0] == pytest.approx(F.auc(a["fractions"], a["deletion"]))
+    assert a["auc"][0] == pytest.approx(D.auc(a["fractions"], a["deletion"]))
 
 
 def test_misses_run_in_memory_budget_groups_and_results_are_read_lazily(
@@ -171,7 +172,7 @@ def test_misses_run_in_memory_budget_groups_and_results_are_read_lazily(
         return ctx, out
 
     _, whole = run(tmp_path / "whole", 64)
-    sizes, real = [], F.curves
+    sizes, real = [], D.curves
     monkeypatch.setattr(F, "curves", lambda net, xs, *a, **k: sizes.append(len(xs)) or real(
         net, xs, *a, **k))  # fmt: skip
     monkeypatch.setattr(F, "_bytes_per_sample", lambda shape: 2**20)

@@ -19,8 +19,9 @@ from pathlib import Path
 import pytest
 
 from cnnatlas import pipeline
+from cnnatlas.buildreport import BuildReport
 from cnnatlas.config import load_config
-from cnnatlas.pipeline import BuildReport, build
+from cnnatlas.pipeline import build
 from cnnatlas.publish import SITEMAP_PATH, sitemap_xml, write_zip
 from cnnatlas.render import Page
 from cnnatlas.report import REPORT_PATH
