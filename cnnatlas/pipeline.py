@@ -14,7 +14,6 @@ from . import (
     featurevis,
     figcache,
     figures,
-    heap,
     layout,
     mapfigures,
     playground,
@@ -126,6 +125,7 @@ def build(cfg: Config, out: Path, cache_dir: Path, ui: UI | None = None) -> Buil
     attributions = {n: run_attribution(ctx, PROBES[n], hparams[n], samples, probs) for n in enabled}
     faith = faithfulness.evaluate(ctx, cfg.trust, samples, probs, attributions)  # issue 12
     checks = sanity.evaluate(ctx, cfg, spec, data, samples, probs, attributions, hparams, cache_dir)
+    ctx.release_memory()  # the programs so far are done with: lower the base for what follows
     test = evaluate_test_set(ctx, data.test_x, data.test_y, data.sha256)
     maps = layout.run_layouts(ctx, data.test_x, data.test_y, data.sha256, cfg.maps)  # t-SNE
     unit_fv = featurevis.run_featurevis(ctx, cfg.featurevis)  # issue 5: maximizing images
@@ -136,8 +136,7 @@ def build(cfg: Config, out: Path, cache_dir: Path, ui: UI | None = None) -> Buil
     report.cached = sum(c for _, c in ctx.counts.values())
     report.compute_seconds = dict(ctx.seconds)
     data = data.without_training_split()  # the site needs the test split only
-    if report.computed:  # the probes' freed buffers, before the site's objects
-        heap.release_free_memory()
+    ctx.release_memory()  # before the site's objects
     lap("compute")
 
     counts = spec.param_counts()

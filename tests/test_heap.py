@@ -30,3 +30,24 @@ def test_freed_heap_memory_is_returned():
     after = _rss_mb()
     assert keep.sum() == 2000
     assert before - after > 250, f"RSS {before:.0f} -> {after:.0f} MB"
+
+
+def test_compute_context_releases_programs_only_after_computing(tmp_path, tiny_net):
+    """ComputeContext.release_memory drops JAX's compiled programs once something was computed
+    since the last call, and keeps them (a rebuild's) otherwise."""
+    import jax
+    import jax.numpy as jnp
+
+    from cnnatlas.cache import Cache
+    from cnnatlas.compute import ComputeContext
+
+    ctx = ComputeContext(Cache(tmp_path), tiny_net, "w" * 64, 0, 64)
+    f = jax.jit(lambda x: x * 2)
+    f(jnp.ones(3))
+    assert f._cache_size() == 1
+    assert not ctx.release_memory() and f._cache_size() == 1  # nothing computed: kept
+    ctx.count("saliency", 2, 0)
+    assert ctx.release_memory() and f._cache_size() == 0  # computed: dropped
+    f(jnp.ones(3))
+    ctx.count("saliency", 0, 5)  # only cache hits since
+    assert not ctx.release_memory() and f._cache_size() == 1
