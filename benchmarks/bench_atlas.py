@@ -114,7 +114,9 @@ def code_copy(dst: Path) -> Path:
     """A copy of the code (every build of the benchmark runs it, so that editing one of its
     templates is what a user's edit is: the compiled templates and modules of the earlier
     builds stay valid for the rest): its build.py."""
-    for name in ("cnnatlas", "templates"):
+    # content/: the shipped reading list and prose, read by configs kept elsewhere (the training
+    # run's config lives in its own folder)
+    for name in ("cnnatlas", "templates", "content"):
         shutil.copytree(ROOT / name, dst / name, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy2(ROOT / "build.py", dst / "build.py")
     return dst / "build.py"

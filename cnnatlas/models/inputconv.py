@@ -18,12 +18,13 @@ nn.Conv's: `nn.Conv(..., conv_general_dilated=conv_general_dilated)` is the whol
 Everything else (more channels, strides, dilation, groups, other layouts) goes to lax unchanged.
 
 Used through `elementwise_spec`: by training (a TinyVGG train step went from 37.2 to 33.4 ms of
-CPU time, best of 6 interleaved rounds, same process, XLA flags of jaxsetup) and by the probes
-whose `ProbeSpec.elementwise_input_conv` is set (probes/base.py), per method as measured
-(benchmarks/bench_attribution.py, 1,000 images × 10 classes): Grad-CAM 1.25× and the input
-gradients 1.7× faster per map. Integrated gradients and SmoothGrad, whose first-stage backward
-is one transposed product of a weighted sum (probes/gradients.py), keep lax's convolution:
-with this lowering they measured 0.9× and 0.33× (cause not found yet).
+CPU time, best of 6 interleaved rounds, same process, XLA flags of jaxsetup), by the forward-only
+passes of `train.predict` and of the deletion/insertion curves (1.35× and 1.4×), and by the
+probes whose `ProbeSpec.elementwise_input_conv` is set (probes/base.py), as measured per method
+(300 images × 10 classes, interleaved, at bench_attribution.py's chunks): Grad-CAM 1.25×, the
+input gradients 1.7×, occlusion 1.35× per map. Integrated gradients and SmoothGrad, whose
+first-stage backward is one transposed product of a weighted sum (probes/gradients.py), keep
+lax's convolution: with this lowering they measured 0.9× and 0.33× (cause not found yet).
 """
 
 from __future__ import annotations
