@@ -17,7 +17,7 @@ from .batching import chunk_size, map_chunks
 from .config import TrainConfig
 from .models import ModelSpec, Net
 from .models.base import train_forward, with_stats
-from .models.inputconv import elementwise_spec
+from .models.inputconv import elementwise_net, elementwise_spec
 
 _PROGRESS_EVERY = 25  # steps between progress updates (each one syncs with the device)
 
@@ -82,7 +82,7 @@ PREDICT_CHUNK = 256
 
 @jax.jit
 def _logits(net: Net, xs: jax.Array) -> jax.Array:
-    net = Net(net.params, elementwise_spec(net.spec))  # same function; 10k images 0.54 -> 0.40 s
+    net = elementwise_net(net)  # same function; 10k images 0.54 -> 0.40 s
     return jax.vmap(net.run)(xs)
 
 

@@ -40,7 +40,7 @@ import jax.numpy as jnp
 from jax import lax
 from jax.custom_derivatives import SymbolicZero
 
-from .base import ModelSpec
+from .base import ModelSpec, Net
 
 MAX_CHANNELS = 1  # C_in up to which the elementwise lowering is used (measured: see docstring)
 _NHWC = ("NHWC", "HWIO", "NHWC")
@@ -175,3 +175,9 @@ def elementwise_spec(spec: ModelSpec) -> ModelSpec:
         return module
 
     return replace(spec, stages=tuple(replace(s, module=swap(s.module)) for s in spec.stages))
+
+
+def elementwise_net(net: Net) -> Net:
+    """`net` (same parameters) under `elementwise_spec`: call it inside a jitted function, where
+    it costs nothing at run time (the spec is static)."""
+    return Net(net.params, elementwise_spec(net.spec))

@@ -15,7 +15,7 @@ from typing import Any
 import jax
 
 from ..models import Net
-from ..models.inputconv import elementwise_spec
+from ..models.inputconv import elementwise_net
 
 Probe = Callable[..., jax.Array]
 
@@ -95,7 +95,7 @@ def _with_key_data(mapped: Callable, elementwise: bool) -> Callable:
     # Keys travel as raw uint32 key data so that callers can chunk and pad them like any array.
     def call(net: Net, xs: jax.Array, ts: jax.Array, kd: jax.Array) -> jax.Array:
         if elementwise:  # at trace time: the same parameters under another conv lowering
-            net = Net(net.params, elementwise_spec(net.spec))
+            net = elementwise_net(net)
         return mapped(net, xs, ts, jax.random.wrap_key_data(kd))
 
     return jax.jit(call)

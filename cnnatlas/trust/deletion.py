@@ -41,7 +41,7 @@ import numpy as np
 from .. import devices
 from ..batching import chunk_size, map_chunks
 from ..models import Net
-from ..models.inputconv import elementwise_spec
+from ..models.inputconv import elementwise_net
 from ..probes.integrated_gradients import baseline_for
 
 CHUNK = 256  # images per call: 64..512 measured within 10 % for TinyVGG on a 2-core CPU
@@ -112,7 +112,7 @@ def _probs(
     int32; curve, k: (B,) int32 -> (B,) float32.
     """
 
-    net = Net(net.params, elementwise_spec(net.spec))  # same function, 1.4x faster curves
+    net = elementwise_net(net)  # same function, 1.4x faster curves
 
     def one(c: jax.Array, k: jax.Array) -> jax.Array:
         img = jnp.where((ranks[c] < k)[..., None], a[c], b[c])
