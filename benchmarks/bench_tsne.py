@@ -60,6 +60,31 @@ def direct_sklearn(x: np.ndarray, seed: int, n_jobs: int) -> np.ndarray:
     return TSNE(perplexity=30, init="pca", random_state=seed, n_jobs=n_jobs).fit_transform(x)
 
 
+def default_layouts(cfg, net, prov, data, xs, labels) -> dict:
+    """The configured layouts (default: input, pool_2, dense) as a build computes them, side by
+    side in threads (`run_layouts`), vs one `run_layouts` call per layer, one after another."""
+
+    def cold(layers: tuple[str, ...]) -> tuple[dict, float]:
+        with tempfile.TemporaryDirectory() as tmp:
+            ctx = ComputeContext(
+                Cache(Path(tmp)), net, prov.weights_sha256, cfg.seed, cfg.compute.memory_mb
+            )
+            maps_cfg = replace(cfg.maps, layers=layers, limit=len(xs))
+            return timed(layout.run_layouts, ctx, xs, labels, data.sha256, maps_cfg)
+
+    together, together_s = cold(cfg.maps.layers)
+    alone = {layer: cold((layer,)) for layer in cfg.maps.layers}
+    return {
+        "layers": list(cfg.maps.layers),
+        "side_by_side_seconds": round(together_s, 2),
+        "one_after_another_seconds": round(sum(s for _, s in alone.values()), 2),
+        "threads": min(len(cfg.maps.layers), os.cpu_count() or 1),
+        "identical": all(
+            np.array_equal(together[layer].xy, res[layer].xy) for layer, (res, _) in alone.items()
+        ),
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--config", default=str(ROOT / "content" / "atlas.toml"))
@@ -67,6 +92,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=10_000, help="test images to embed")
     ap.add_argument("--layer", default="", help="default: the penultimate stage")
     ap.add_argument("--skip-direct", action="store_true", help="only the project's stage")
+    ap.add_argument("--skip-layouts", action="store_true", help="not the default layouts")
     args = ap.parse_args()
 
     cfg = load_config(args.config)
@@ -111,6 +137,7 @@ def main() -> None:
             },
             "quality": {k: round(v, 4) for k, v in res[layer].quality.items()},
         }
+    layouts = None if args.skip_layouts else default_layouts(cfg, net, prov, data, xs, labels)
     if not args.skip_direct:
         for name, fn in (("opentsne", direct_opentsne), ("sklearn", direct_sklearn)):
             xy, s = timed(fn, np.ascontiguousarray(x, np.float64), cfg.seed, n_jobs)
@@ -130,6 +157,7 @@ def main() -> None:
         "train_or_load_seconds": round(train_s, 1),
         "feature_seconds": round(feat_s, 2),
         "results": results,
+        "default_layouts": layouts,
         "machine": {
             "cpus": os.cpu_count(),
             "load_avg_before": [round(v, 2) for v in load0],

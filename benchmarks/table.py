@@ -212,6 +212,19 @@ ROWS: list[Row] = [
         None,
         "s",
     ),
+    (
+        "tsne",
+        "t-SNE, the default three layouts side by side (one after another ÷ side by side)",
+        lambda r: (
+            _get(r, "default_layouts/one_after_another_seconds")
+            / _get(r, "default_layouts/side_by_side_seconds")
+            if _get(r, "default_layouts/side_by_side_seconds")
+            else None
+        ),
+        "—",
+        None,
+        "×",
+    ),
 ]
 
 

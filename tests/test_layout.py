@@ -106,6 +106,12 @@ def test_run_layouts_caches(tiny_net, tmp_path, monkeypatch):
     first = layout.run_layouts(ctx, xs, labels, "data-sha", cfg)
     assert ctx.counts["tsne"] == [2, 0] and all(m.seconds > 0 for m in first.values())
     assert first["input"].dims == 64 and first["dense"].dims == 5
+    # the layouts run side by side in threads: each equals the one computed alone
+    feats = layout.features(tiny_net, xs, cfg.layers, 64)
+    for layer in cfg.layers:
+        alone = layout.tsne(feats[layer], perplexity=5.0, n_iter=250, seed=0)
+        np.testing.assert_array_equal(first[layer].xy, alone)
+        assert first[layer].quality == layout.quality(feats[layer], alone, labels)
 
     def boom(*args, **kwargs):
         raise AssertionError("t-SNE ran on a cache hit")
