@@ -51,9 +51,10 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from cnnatlas.jaxsetup import configure_cpu_lowering
+    from cnnatlas.jaxsetup import configure_precision, configure_xla_flags
 
-    configure_cpu_lowering()  # before anything runs JAX: XLA reads XLA_FLAGS once
+    configure_xla_flags()  # before anything runs JAX: XLA reads XLA_FLAGS once
+    configure_precision()
     from cnnatlas.config import load_config
     from cnnatlas.errors import AtlasError
     from cnnatlas.jaxsetup import enable_compilation_cache

@@ -267,9 +267,10 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="100 images, 5 in the loop, no RSS run")
     ap.add_argument("--rss-child", type=int, default=0, help=argparse.SUPPRESS)
     args = ap.parse_args()
-    from cnnatlas.jaxsetup import configure_cpu_lowering
+    from cnnatlas.jaxsetup import configure_precision, configure_xla_flags
 
-    configure_cpu_lowering()  # the XLA:CPU flags build.py sets; before anything runs JAX
+    configure_xla_flags()  # the XLA flags build.py sets; before anything runs JAX
+    configure_precision()  # and its float32 precision (on GPU: no TF32)
     if args.rss_child:
         return _rss_child(args.rss_child)
     if args.quick:

@@ -15,7 +15,7 @@ from functools import partial
 
 from common import ROOT, emit
 
-from cnnatlas.jaxsetup import configure_cpu_lowering
+from cnnatlas.jaxsetup import configure_xla_flags
 
 
 def _cpu() -> float:
@@ -28,7 +28,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=8)
     ap.add_argument("--steps", type=int, default=20, help="steps per round")
     args = ap.parse_args()
-    configure_cpu_lowering()  # as build.py does, before anything runs JAX
+    configure_xla_flags()  # as build.py does, before anything runs JAX
     import jax
     import jax.numpy as jnp
     import numpy as np

@@ -20,7 +20,7 @@ from common import ROOT, emit
 
 from cnnatlas.config import TrainConfig, load_config
 from cnnatlas.data import load_dataset
-from cnnatlas.jaxsetup import configure_cpu_lowering
+from cnnatlas.jaxsetup import configure_precision, configure_xla_flags
 from cnnatlas.models import make_spec
 from cnnatlas.train import train
 
@@ -129,12 +129,13 @@ def main() -> None:
     ap.add_argument(
         "--default-xla-flags",
         action="store_true",
-        help="baseline: without the CPU flags build.py sets (jaxsetup.configure_cpu_lowering)",
+        help="baseline: without the XLA flags build.py sets (jaxsetup.configure_xla_flags)",
     )
     args = ap.parse_args()
     if args.default_xla_flags:
         os.environ["CNNATLAS_DEFAULT_XLA_FLAGS"] = "1"
-    configure_cpu_lowering()  # as build.py does, before anything runs JAX
+    configure_xla_flags()  # as build.py does, before anything runs JAX
+    configure_precision()
     cfg = load_config(ROOT / "content" / "atlas.toml")
     data = load_dataset(cfg.dataset)
     result = {"epochs": args.epochs, "batch_size": 128, "jax": bench_jax(cfg, data, args.epochs)}

@@ -14,12 +14,20 @@ import flax.linen as nn
 import jax
 import pytest
 
-from cnnatlas.jaxsetup import enable_compilation_cache
+from cnnatlas.jaxsetup import (
+    GPU_XLA_FLAGS,
+    configure_precision,
+    configure_xla_flags,
+    enable_compilation_cache,
+)
 from cnnatlas.models.base import ModelSpec, Net, Stage, flatten, max_pool_2x2, relu
 
 # Implicit rank promotion hides shape bugs; strict dtype promotion is left off because optax's
 # schedules mix Python floats with int32 step counts.
 jax.config.update("jax_numpy_rank_promotion", "raise")
+# As build.py: deterministic GPU programs (the CPU lowering stays XLA's default here) ...
+configure_xla_flags(flags=GPU_XLA_FLAGS)
+configure_precision()  # ... and full float32 on GPUs too (TF32 fails the numerical checks)
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY_CONFIG = ROOT / "tests" / "tiny.toml"

@@ -1,4 +1,4 @@
-"""The XLA:CPU lowering flags build.py sets (jaxsetup.configure_cpu_lowering, issue 10): how they
+"""The XLA:CPU lowering flags build.py sets (jaxsetup.configure_xla_flags, issue 10): how they
 enter XLA_FLAGS, that XLA honours them, and that the train step computes the same numbers."""
 
 from __future__ import annotations
@@ -14,23 +14,58 @@ import jax.numpy as jnp
 import numpy as np
 
 from cnnatlas.config import ModelConfig
-from cnnatlas.jaxsetup import CPU_XLA_FLAGS, configure_cpu_lowering
+from cnnatlas.jaxsetup import (
+    CPU_XLA_FLAGS,
+    GPU_XLA_FLAGS,
+    configure_precision,
+    configure_xla_flags,
+)
 from cnnatlas.models import make_spec
 from cnnatlas.train import _loss
 
 ROOT = Path(__file__).resolve().parent.parent
+_NHWC = ("NHWC", "HWIO", "NHWC")
 
 
 def test_flags_added_once_and_user_flags_kept():
     env: dict[str, str] = {"XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
-    assert configure_cpu_lowering(env) == list(CPU_XLA_FLAGS)
-    assert env["XLA_FLAGS"].split() == ["--xla_force_host_platform_device_count=2", *CPU_XLA_FLAGS]
-    assert configure_cpu_lowering(env) == []  # idempotent
+    assert configure_xla_flags(env) == [*CPU_XLA_FLAGS, *GPU_XLA_FLAGS]
+    assert env["XLA_FLAGS"].split() == [
+        "--xla_force_host_platform_device_count=2",
+        *CPU_XLA_FLAGS,
+        *GPU_XLA_FLAGS,
+    ]
+    assert configure_xla_flags(env) == []  # idempotent
     user = {"XLA_FLAGS": "--xla_cpu_experimental_ynn_fusion_type=LIBRARY_FUSION_TYPE_REDUCE"}
-    assert configure_cpu_lowering(user) == ["--xla_cpu_experimental_xnn_fusion_type="]
+    assert configure_xla_flags(user) == ["--xla_cpu_experimental_xnn_fusion_type=", *GPU_XLA_FLAGS]
     assert "ynn_fusion_type=LIBRARY_FUSION_TYPE_REDUCE" in user["XLA_FLAGS"]  # the user's wins
     off = {"CNNATLAS_DEFAULT_XLA_FLAGS": "1"}
-    assert configure_cpu_lowering(off) == [] and "XLA_FLAGS" not in off
+    assert configure_xla_flags(off) == [] and "XLA_FLAGS" not in off
+
+
+def test_precision_is_full_float32_unless_the_user_chose():
+    """conftest calls configure_precision as build.py does; a user's setting is left alone."""
+    try:
+        jax.config.update("jax_default_matmul_precision", None)
+        assert not configure_precision({"JAX_DEFAULT_MATMUL_PRECISION": "tensorfloat32"})
+        assert jax.config.jax_default_matmul_precision is None
+        assert configure_precision({})
+    finally:
+        jax.config.update("jax_default_matmul_precision", "highest")
+    assert jax.config.jax_default_matmul_precision == "highest"
+    # a convolution as the probes run it matches float64 to float32 rounding on any backend
+    # (TF32 on a GPU is ~1e-3 off)
+    rng = np.random.default_rng(1)
+    x, w = rng.normal(size=(4, 28, 28, 10)), rng.normal(size=(3, 3, 10, 10))
+
+    def conv(a, b):
+        return jax.lax.conv_general_dilated(a, b, (1, 1), "VALID", dimension_numbers=_NHWC)
+
+    got = jax.jit(conv)(jnp.float32(x), jnp.float32(w))
+    with jax.enable_x64():
+        ref = np.asarray(conv(jnp.asarray(x), jnp.asarray(w)))
+    rel = float(np.abs(np.asarray(got, np.float64) - ref).max() / np.abs(ref).max())
+    assert rel < 1e-5, rel
 
 
 def _spec_batch():
@@ -65,7 +100,7 @@ def test_flagged_train_step_matches_default_lowering():
     env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
     env["JAX_PLATFORMS"] = "cpu"
     env.pop("CNNATLAS_DEFAULT_XLA_FLAGS", None)
-    configure_cpu_lowering(env)
+    configure_xla_flags(env)
     code = _CHILD.format(root=str(ROOT), tests=str(ROOT / "tests"))
     out = subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300
