@@ -78,7 +78,7 @@ def default_layouts(cfg, net, prov, data, xs, labels) -> dict:
         "layers": list(cfg.maps.layers),
         "side_by_side_seconds": round(together_s, 2),
         "one_after_another_seconds": round(sum(s for _, s in alone.values()), 2),
-        "threads": min(len(cfg.maps.layers), os.cpu_count() or 1),
+        "threads": len(cfg.maps.layers),
         "identical": all(
             np.array_equal(together[layer].xy, res[layer].xy) for layer, (res, _) in alone.items()
         ),

@@ -77,6 +77,14 @@ ROWS: list[Row] = [
         "MB",
     ),
     (
+        "memory_10000",
+        "peak RSS, 10,000 samples, measured (trust.step 28, randomization checks off)",
+        lambda r: _get(r, "at_10000/peak_rss_mb") if _get(r, "at_10000/measured") else None,
+        "≤ 2048 MB",
+        lambda v, r: v <= 2048,
+        "MB",
+    ),
+    (
         "training",
         "training, JAX (s/epoch, batch 128)",
         lambda r: _get(r, "jax/seconds_per_epoch"),

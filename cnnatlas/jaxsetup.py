@@ -23,8 +23,9 @@ CPU_XLA_FLAGS = (
 # Byte-identical output on GPUs too. XLA:GPU autotunes its convolution algorithms when it
 # compiles, and the fastest one measured can differ from one compilation to the next (rounding
 # differs with it): on an H200 two cold builds of tests/tiny.toml in one process (JAX's caches
-# are cleared after computing) gave different trained weights. This flag turns autotuning off and
-# excludes nondeterministic ops (atomics); `xla_gpu_*` flags are ignored by the CPU compiler.
+# are cleared after computing) drew different activation images, i.e. trained other weights;
+# with this flag they were identical. It turns autotuning off and excludes nondeterministic ops
+# (atomics); `xla_gpu_*` flags are ignored by the CPU compiler.
 GPU_XLA_FLAGS = ("--xla_gpu_deterministic_ops=true",)
 
 

@@ -17,7 +17,6 @@ Quality (stored with the layout, shown on the page):
 
 from __future__ import annotations
 
-import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -250,11 +249,11 @@ def run_layouts(
     misses = tuple(layer for layer in cfg.layers if layer not in out)
     ctx.count("tsne", len(misses), len(out))
     feats = features(ctx.net, xs, misses, ctx.memory_mb) if misses else {}
-    # One thread per layout (up to the core count): they are independent, and openTSNE (n_jobs=1)
-    # and NumPy release the GIL. The default three took 46 s one after another and 27 s this way
-    # on 2 cores, with identical results.
+    # One thread per layout: they are independent, and openTSNE (n_jobs=1) and NumPy release the
+    # GIL; identical results. The default three on 2 cores: 56 s one after another, 38 s so. Not
+    # capped at the core count: with 2 threads the third layout ran alone after the others.
     t = time.perf_counter()
-    with ThreadPoolExecutor(max(1, min(len(misses), os.cpu_count() or 1))) as pool:
+    with ThreadPoolExecutor(max(1, len(misses))) as pool:
         done = list(pool.map(lambda layer: _embed(feats[layer], labels, cfg, ctx.seed), misses))
     if misses:
         ctx.seconds["tsne"] = ctx.seconds.get("tsne", 0.0) + time.perf_counter() - t
