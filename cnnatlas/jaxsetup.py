@@ -59,8 +59,8 @@ def configure_precision(environ: MutableMapping[str, str] = os.environ) -> bool:
 
     On GPUs since Ampere, JAX's default precision lets float32 convolutions run as TF32 (10-bit
     mantissa). On an H200 that moved integrated gradients' maps by up to 4.5 % of their largest
-    value and SmoothGrad's by 1.9 % (the other methods by < 0.1 %): more than the 1 % completeness
-    check tolerates, and the maps would differ from the CPU's. The model is small enough that
+    value and SmoothGrad's by 1.9 % (the other methods by < 0.1 %): large next to the 1 %
+    completeness tolerance of the tests, and unlike the CPU's maps. The model is small enough that
     full precision costs little there; on CPU it changes nothing (XLA:CPU computes float32 in
     full). A JAX_DEFAULT_MATMUL_PRECISION set by the user (e.g. "tensorfloat32") wins.
     """

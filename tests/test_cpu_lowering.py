@@ -1,5 +1,6 @@
-"""The XLA:CPU lowering flags build.py sets (jaxsetup.configure_xla_flags, issue 10): how they
-enter XLA_FLAGS, that XLA honours them, and that the train step computes the same numbers."""
+"""The XLA flags build.py sets (jaxsetup.configure_xla_flags, issue 10): how they enter
+XLA_FLAGS, that XLA honours the CPU ones, and that the train step computes the same numbers; and
+its float32 precision (jaxsetup.configure_precision)."""
 
 from __future__ import annotations
 
