@@ -5,8 +5,10 @@ every attribution method of content/atlas.toml with its hyperparameters: the pre
 are computed first (untimed), then each map set (a method at one layer, plus the random and
 centre baselines) gets its deletion and insertion curves with 1-pixel steps (784 steps, i.e. 785
 forward passes per map and curve, before skipping repeated images) exactly as the build runs them
-(`deletion.curves`: batched, chunked JAX calls). Target: ≤ 10 s per method (per map set).
-Also: how far coarser steps move the AUCs (the `[trust] step` trade-off).
+(`deletion.curves`: on CPU the windowed scan of `trust/incremental.py`, else batched full forward
+passes). Target: ≤ 10 s per method (per map set). Also: the two paths against each other in the
+same run (interleaved, on the first map sets), and how far coarser steps move the AUCs (the
+`[trust] step` trade-off).
 
     PYTHONPATH=. .venv/bin/python benchmarks/bench_trust.py [--quick] [--steps 1 2 4 8]
 """
@@ -31,6 +33,7 @@ from cnnatlas.models import make_spec
 from cnnatlas.probes import PROBES, batched_grid
 from cnnatlas.samples import pick_test_samples
 from cnnatlas.trust import deletion as D
+from cnnatlas.trust import incremental
 from cnnatlas.weights import load_or_train
 
 TARGET_S = 10.0
@@ -90,6 +93,27 @@ def main() -> None:
         per_set[key] = round(time.perf_counter() - t, 3)
         aucs[key] = {1: (D.auc(frac, d), D.auc(frac, ins))}
         print(f"{key}: {per_set[key]:.2f}s", file=sys.stderr, flush=True)
+    # the same run's A/B: windowed scan (incremental.py) against one full forward pass per
+    # distinct image, interleaved on the first map sets
+    ab: dict[str, dict[str, float]] = {}
+    for key in list(sets)[: 2 if args.quick else 4]:
+        times = {"windowed": [], "full": []}
+        for _ in range(2):
+            for path in times:
+                saved = incremental.MAX_STEP
+                incremental.MAX_STEP = saved if path == "windowed" else 0
+                t = time.perf_counter()
+                got = D.curves(net, xs, preds, sets[key], noise, step=1, blur_sigma=blur)
+                times[path].append(time.perf_counter() - t)
+                incremental.MAX_STEP = saved
+                if path == "full":
+                    ref = got
+                else:
+                    new = got
+        diff = max(float(np.abs(n - r).max()) for n, r in zip(new[:2], ref[:2], strict=True))
+        ab[key] = {p: round(min(v), 3) for p, v in times.items()}
+        ab[key]["speedup"] = round(ab[key]["full"] / ab[key]["windowed"], 2)
+        ab[key]["max_abs_prob_diff"] = diff
     per_method: dict[str, float] = {}
     for key, s in per_set.items():
         per_method[key.split("/")[0]] = round(per_method.get(key.split("/")[0], 0) + s, 3)
@@ -144,6 +168,8 @@ def main() -> None:
                 for k, v in aucs.items()
             },
             "coarser_steps": coarse,
+            "path": "windowed" if incremental.geometry(net) is not None else "full",
+            "windowed_vs_full_same_run": ab,
             "peak_rss_mb": round(peak_rss_mb(), 1),
         },
     )

@@ -3,6 +3,7 @@ hand, caching, the leaderboard's reading, and the tiny build's pages."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import flax.linen as nn
@@ -13,12 +14,14 @@ import pytest
 from cnnatlas.cache import Cache
 from cnnatlas.compute import ComputeContext
 from cnnatlas.errors import ConfigError
-from cnnatlas.models.base import ModelSpec, Net, Stage, flatten
+from cnnatlas.models.base import ModelSpec, Net, Stage, flatten, relu
 from cnnatlas.samples import Sample
 from cnnatlas.trust import curves as trust_curves
 from cnnatlas.trust import deletion as D
 from cnnatlas.trust import faithfulness as F
+from cnnatlas.trust import incremental
 from cnnatlas.trust.leaderboard import Column, reading, table
+from tests.conftest import make_tiny_spec
 
 USED = [(1, 1), (1, 4), (4, 2), (3, 3)]  # the only pixels the linear model looks at
 
@@ -117,7 +120,9 @@ def test_batched_equals_a_per_sample_per_step_loop(tiny_net):
             assert ins[i, j] == pytest.approx(float(p_ins), abs=1e-6)
 
 
-def test_one_compile_whatever_the_number_of_distinct_steps(tiny_net):
+def test_one_compile_whatever_the_number_of_distinct_steps(tiny_net, monkeypatch):
+    """The full-forward path (every step size without windows) compiles one chunk shape."""
+    monkeypatch.setattr(incremental, "MAX_STEP", 0)
     xs = np.array(jax.random.uniform(jax.random.key(5), (2, 8, 8, 1)))
     maps = np.asarray(jax.random.normal(jax.random.key(6), (2, 8, 8)))
     t = np.zeros(2, np.int32)
@@ -127,6 +132,69 @@ def test_one_compile_whatever_the_number_of_distinct_steps(tiny_net):
     xs[0, :4] = 0  # fewer distinct deletion steps
     D.curves(tiny_net, xs, t, -maps, maps, step=1, blur_sigma=1.0)
     assert D._probs._cache_size() == before
+
+
+def _odd_net(channels: int) -> Net:
+    """conv (3, 2) SAME -> ReLU -> conv (2, 3) VALID on a 7×9 input: every window edge case."""
+    spec = ModelSpec(
+        name="odd",
+        input_shape=(7, 9, channels),
+        n_classes=4,
+        stages=(
+            Stage("c1", "conv", nn.Conv(3, (3, 2), padding="SAME")),
+            Stage("r1", "relu", op=relu),
+            Stage("c2", "conv", nn.Conv(5, (2, 3), padding="VALID")),
+            Stage("r2", "relu", op=relu),
+            Stage("flatten", "flatten", op=flatten),
+            Stage("dense", "dense", nn.Dense(4)),
+        ),
+    )
+    return Net(spec.init(jax.random.key(channels)), spec)
+
+
+@pytest.mark.parametrize("which", ["tiny_valid", "tiny_same", "odd_grey", "odd_rgb"])
+@pytest.mark.parametrize("step", [1, 2])
+def test_windowed_curves_equal_full_forward_passes(which, step, monkeypatch):
+    """`incremental` recomputes only the windows a changed pixel reaches in the first two
+    convolutions; its curves must equal independent full forward passes of every step's image
+    (the batched path), for valid and same padding, non-square kernels, 1 and 3 channels."""
+    if which.startswith("tiny"):
+        spec = make_tiny_spec("SAME" if which == "tiny_same" else "VALID")
+        net = Net(spec.init(jax.random.key(1)), spec)
+    else:
+        net = _odd_net(3 if which == "odd_rgb" else 1)
+    assert incremental.geometry(net) is not None  # the windowed path is the one under test
+    n, (h, w, c) = 3, net.spec.input_shape
+    xs = np.array(jax.random.uniform(jax.random.key(9), (n, h, w, c)))
+    xs[0, :2] = 0.0  # pixels whose deletion changes nothing
+    maps = np.asarray(jax.random.normal(jax.random.key(10), (n, h, w)))
+    tb = D.random_maps(3, ["a", "b", "c"], (h, w))
+    targets = np.array([0, 1, 3], np.int32)
+    fast = D.curves(net, xs, targets, maps, tb, step=step, blur_sigma=1.0)
+    monkeypatch.setattr(incremental, "MAX_STEP", 0)
+    full = D.curves(net, xs, targets, maps, tb, step=step, blur_sigma=1.0)
+    for got, want in zip(fast, full, strict=True):
+        np.testing.assert_allclose(got, want, atol=2e-6)
+
+
+def test_windows_only_for_conv_relu_conv_with_the_plain_relu(tiny_net):
+    assert incremental.geometry(tiny_net) is not None
+    guided = Net(tiny_net.params, tiny_net.spec.with_relu(lambda a: a * (a > 0)))
+    assert incremental.geometry(guided) is None  # another ReLU: no assumption about it
+    assert incremental.geometry(_linear_net()) is None
+    strided = tiny_net.spec.stages[2].module.clone(strides=(2, 2))
+    spec = dataclasses.replace(
+        tiny_net.spec,
+        stages=(*tiny_net.spec.stages[:2], dataclasses.replace(tiny_net.spec.stages[2],
+                module=strided), *tiny_net.spec.stages[3:]),
+    )  # fmt: skip
+    assert incremental.geometry(Net(tiny_net.params, spec)) is None
+
+
+def test_windowed_updates_cover_every_rank_once():
+    order = np.array([[3, 0, 2, 1, 4]], np.int32)
+    upd = incremental.updates(order, D.step_grid(5, 2))  # ks = 0, 2, 4, 5
+    np.testing.assert_array_equal(upd[0], [[3, 0], [2, 1], [4, -1]])
 
 
 def test_results_are_cached_per_map_and_sample(tiny_net, tmp_path):

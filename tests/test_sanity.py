@@ -257,3 +257,25 @@ def test_checks_use_the_first_sanity_samples_only(monkeypatch):
     assert res["originals"]["saliency"].shape == (2, 4, 4)
     shown = sanity_site.add_to_site({}, res, samples, {"saliency": True}, cfg.trust)
     assert {p.split("/")[3] for p, _ in shown} <= {"s0", "s1"}  # 2 strips of the 2 checked
+
+
+def test_check_models_are_trained_once_and_their_training_time_reported(tiny_net, tmp_path):
+    """`cached_net` adds the training time to the build profile's "<check>_training" row when it
+    trains, and loads the same weights without training (nor a row) the second time."""
+    from cnnatlas.train import TrainResult
+    from cnnatlas.trust.trained import cached_net
+
+    calls: list[int] = []
+
+    def run() -> TrainResult:
+        calls.append(1)
+        return TrainResult(tiny_net, [], 0.5)
+
+    first: dict[str, float] = {}
+    net, meta = cached_net(tmp_path, "pointing", {"n": 1}, tiny_net.spec, run, first)
+    assert calls == [1] and set(first) == {"pointing_training"} and first["pointing_training"] >= 0
+    again: dict[str, float] = {}
+    loaded, meta2 = cached_net(tmp_path, "pointing", {"n": 1}, tiny_net.spec, run, again)
+    assert calls == [1] and again == {} and meta2["weights_sha256"] == meta["weights_sha256"]
+    for a, b in zip(jax.tree.leaves(loaded.params), jax.tree.leaves(net.params), strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))

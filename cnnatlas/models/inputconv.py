@@ -98,7 +98,7 @@ def _valid_conv_jvp(primals, tangents):
 valid_conv.defjvp(_valid_conv_jvp, symbolic_zeros=True)
 
 
-def _explicit_pads(padding: Any, kernel: Sequence[int]) -> tuple[tuple[int, int], ...] | None:
+def explicit_pads(padding: Any, kernel: Sequence[int]) -> tuple[tuple[int, int], ...] | None:
     if isinstance(padding, str):
         if padding == "VALID":
             return tuple((0, 0) for _ in kernel)
@@ -128,7 +128,7 @@ def conv_general_dilated(
     """Drop-in for `lax.conv_general_dilated` (the signature flax's nn.Conv calls): the
     elementwise lowering for 2-D stride-1 NHWC/HWIO convolutions over ≤ MAX_CHANNELS input
     channels, lax for everything else."""
-    pads = _explicit_pads(padding, rhs.shape[:-2]) if rhs.ndim == 4 else None
+    pads = explicit_pads(padding, rhs.shape[:-2]) if rhs.ndim == 4 else None
     plain = (
         lhs.ndim == 4
         and pads is not None

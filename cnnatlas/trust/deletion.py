@@ -27,6 +27,11 @@ through `batching.map_chunks` (one compile per shape). Steps that change no pixe
 once: a pixel whose value equals the substrate (black background under deletion towards zero) is a
 no-op, so the image after k steps equals the one after the last step that changed something. This
 is exact and roughly halves deletion on Fashion-MNIST, whose backgrounds are zero.
+
+On CPU, for steps of at most `incremental.MAX_STEP` pixels and networks that begin
+conv -> ReLU -> conv, the curves are computed instead by one scan per curve that recomputes only
+the windows a changed pixel reaches (`incremental`, ~2.3× faster at 1-pixel steps); both paths
+give the same probabilities up to float summation order (tested).
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ from ..batching import chunk_size, map_chunks
 from ..models import Net
 from ..models.inputconv import elementwise_net
 from ..probes.integrated_gradients import baseline_for
+from . import incremental
 
 CHUNK = 256  # images per call: 64..512 measured within 10 % for TinyVGG on a 2-core CPU
 
@@ -156,10 +162,22 @@ def curves(
     a = np.concatenate([np.zeros_like(xs), xs])
     b = np.concatenate([xs, blurred(xs, blur_sigma)])
     ranks2, targets2 = np.concatenate([ranks, ranks]), np.concatenate([targets, targets])
+    g = incremental.geometry(net)
+    if g is not None and step <= incremental.MAX_STEP and jax.default_backend() == "cpu":
+        order = np.argsort(ranks2.reshape(2 * n, -1), axis=1)
+        out = incremental.probs(net, g, a, b, incremental.updates(order, ks), targets2, memory_mb)
+    else:
+        out = _distinct_probs(net, a, b, ranks2, targets2, ks, memory_mb)
+    return out[:n], out[n:], (ks / (h * w)).astype(np.float32)
+
+
+def _distinct_probs(net: Net, a, b, ranks2, targets2, ks, memory_mb: int) -> np.ndarray:
+    """(2N, K) curves as independent forward passes, one per distinct image (see Batching)."""
+    m, (h, w) = len(a), a.shape[1:3]
     # changed pixels so far, after each grid step; a step that changes nothing repeats a value
-    changed = np.any(a != b, axis=-1).reshape(2 * n, h * w)
-    by_rank = np.take_along_axis(changed, np.argsort(ranks2.reshape(2 * n, -1), axis=1), axis=1)
-    done = np.concatenate([np.zeros((2 * n, 1), np.int64), np.cumsum(by_rank, axis=1)], 1)[:, ks]
+    changed = np.any(a != b, axis=-1).reshape(m, h * w)
+    by_rank = np.take_along_axis(changed, np.argsort(ranks2.reshape(m, -1), axis=1), axis=1)
+    done = np.concatenate([np.zeros((m, 1), np.int64), np.cumsum(by_rank, axis=1)], 1)[:, ks]
     new = np.ones_like(done, bool)
     new[:, 1:] = done[:, 1:] != done[:, :-1]
     curve, grid = np.nonzero(new)  # the distinct images, row-major
@@ -170,8 +188,7 @@ def curves(
     pairs = [np.pad(curve, (0, pad)).astype(np.int32), np.pad(ks[grid], (0, pad)).astype(np.int32)]
     const = devices.replicate(tuple(jnp.asarray(v) for v in (a, b, ranks2, targets2)))
     probs = map_chunks(lambda c, k: _probs(net, *const, c, k), pairs, chunk)
-    out = np.asarray(probs, np.float32)[where]
-    return out[:n], out[n:], (ks / (h * w)).astype(np.float32)
+    return np.asarray(probs, np.float32)[where]
 
 
 def auc(fractions: np.ndarray, probs: np.ndarray) -> np.ndarray:

@@ -64,12 +64,13 @@ def baselines(boxes: np.ndarray, shape: tuple[int, int], tolerance: int) -> dict
     }
 
 
-def pointing_net(cfg, spec_like: ModelSpec, train_set, test_set, cache_root):
+def pointing_net(cfg, spec_like: ModelSpec, train_set, test_set, cache_root, seconds=None):
     """The atlas architecture (cfg.model) with a four-class head, trained on `train_set` for
     trust.pointing_epochs epochs (cfg.train's batch size and rate); cached.
 
     `train_set`: a Synthetic, or a function that makes it, called only when the net must be
-    trained (making 6,000 images was ~0.4 s of every rebuild, issue 10).
+    trained (making 6,000 images was ~0.4 s of every rebuild, issue 10). `seconds`: see
+    trained.cached_net.
     """
     make_train = train_set if callable(train_set) else lambda: train_set
     n_train = cfg.trust.pointing_train if callable(train_set) else len(train_set.y)
@@ -90,7 +91,7 @@ def pointing_net(cfg, spec_like: ModelSpec, train_set, test_set, cache_root):
         ts = make_train()
         return train(spec, tcfg, ts.x, ts.y, test_set.x, test_set.y, cfg.seed)
 
-    return cached_net(cache_root, "pointing", parts, spec, run)
+    return cached_net(cache_root, "pointing", parts, spec, run, seconds)
 
 
 def evaluate(ctx, cfg, spec: ModelSpec, jobs: dict[str, tuple], cache_root) -> dict[str, Any]:
@@ -104,7 +105,7 @@ def evaluate(ctx, cfg, spec: ModelSpec, jobs: dict[str, tuple], cache_root) -> d
         return {}
     test_set = _test_set(cfg, spec.input_shape)
     make_train = functools.partial(_train_set, cfg, spec.input_shape)  # only if not cached
-    net, meta = pointing_net(cfg, spec, make_train, test_set, cache_root)
+    net, meta = pointing_net(cfg, spec, make_train, test_set, cache_root, ctx.seconds)
     net = devices.replicate(net)
     samples = [
         Sample(f"synthetic-{i}", x, int(y), "synthetic")

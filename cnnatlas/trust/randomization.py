@@ -235,10 +235,13 @@ def cached_maps(ctx, check: str, net: Net, net_sha: str, name: str, hp, samples,
     return maps
 
 
-def shuffled_net(cfg, spec: ModelSpec, data, cache_root) -> tuple[Net, dict[str, Any]]:
+def shuffled_net(
+    cfg, spec: ModelSpec, data, cache_root, seconds: dict[str, float] | None = None
+) -> tuple[Net, dict[str, Any]]:
     """The data-randomization model: `spec` trained like the atlas model (cfg.train, but
     trust.data_rand_epochs epochs) on the training images with a seeded permutation of their
-    labels; cached. meta["test_acc"] is its accuracy on the TRUE test labels (about chance)."""
+    labels; cached. meta["test_acc"] is its accuracy on the TRUE test labels (about chance).
+    `seconds`: see trained.cached_net."""
     epochs = cfg.trust.data_rand_epochs
     tcfg = dataclasses.replace(cfg.train, epochs=epochs, weights=None)
     _, parts = weights_key(dataclasses.replace(cfg, train=tcfg), spec, data)
@@ -250,7 +253,8 @@ def shuffled_net(cfg, spec: ModelSpec, data, cache_root) -> tuple[Net, dict[str,
     def run():
         return train(spec, tcfg, data.train_x, labels, data.test_x, data.test_y, cfg.seed)
 
-    return cached_net(cache_root, "data_randomization", {**parts, "labels": "shuffled"}, spec, run)
+    parts = {**parts, "labels": "shuffled"}
+    return cached_net(cache_root, "data_randomization", parts, spec, run, seconds)
 
 
 def evaluate(ctx, cfg, spec: ModelSpec, data, samples, preds, jobs, cache_root) -> dict:
@@ -284,7 +288,7 @@ def evaluate(ctx, cfg, spec: ModelSpec, data, samples, preds, jobs, cache_root) 
                 sample_maps(ctx, "model", net, sha, name, hp, samples, job) for net, sha in nets
             ]
     if cfg.trust.data_randomization:
-        net, meta = shuffled_net(cfg, spec, data, cache_root)
+        net, meta = shuffled_net(cfg, spec, data, cache_root, ctx.seconds)
         out["data_model"] = meta
         rnet = devices.replicate(net)
         for name, (_, hp, _) in jobs.items():

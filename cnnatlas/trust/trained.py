@@ -6,6 +6,7 @@ everything that determines them, so a rebuild loads them instead of retraining.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -27,12 +28,15 @@ def cached_net(
     parts: dict[str, Any],
     spec: ModelSpec,
     train: Callable[[], TrainResult],
+    seconds: dict[str, float] | None = None,
 ) -> tuple[Net, dict[str, Any]]:
     """The net trained by `train()`, loaded from the cache when `parts` match.
 
     Args:
       check: names the file ("data_randomization", "pointing").
       parts: what determines the weights (hashed into the key; stored in the sidecar).
+      seconds: when given and the net is trained (not loaded), the training time is added to
+        `seconds["<check>_training"]` (the build profile's compute rows).
     Returns:
       (net, meta) with meta = {"key", "parts", "test_acc", "history", "weights_sha256"}.
     """
@@ -43,7 +47,11 @@ def cached_net(
         params, meta = read_saved(path, spec)
         if meta.get("key") == k:
             return Net(params, spec), meta
+    start = time.perf_counter()
     result = train()
+    if seconds is not None:
+        name = f"{check}_training"
+        seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - start
     params = jax.device_get(result.net.params)
     meta = {
         "key": k,
