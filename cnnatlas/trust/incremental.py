@@ -1,5 +1,5 @@
 """Deletion and insertion probabilities by windowed recomputation (issue 10: the trust stage at
-1-pixel steps was the largest part of a cold build, and ~3 h at 10,000 samples).
+1-pixel steps was the largest part of a cold build, and over 2 h at 10,000 samples).
 
 Between two steps of a curve only `step` pixels change. In a network that begins
 conv -> ReLU -> conv (TinyVGG and its variants), a pixel changes the first convolution's output
@@ -9,10 +9,12 @@ carries the current image and the second convolution's output, recomputes only t
 of its second convolution over 24×24) and runs the rest of the network in full. The values equal
 the full forward pass up to float summation order (tested against `deletion`'s batched path).
 
-Measured on the 2-core CPU (100 samples, both curves, 1-pixel steps): 4.7 s -> 2.0 s per map
-set. It pays for small steps only: each step recomputes `step` windows one after another, so
-`deletion.curves` uses it for step <= MAX_STEP, on CPU (the accelerators' full batched forward
-passes are not sequential and were not measured against it), and for networks `geometry` accepts.
+Measured on the 2-core CPU (100 samples, both curves; the full path run in the same process):
+1-pixel steps 4.8-5.1 s -> 2.2-2.9 s per map set (bench_trust.py); steps of 4, 8, 12 and 16
+pixels 1.8×, 1.5×, 1.2× and 0.84× as fast. Each step recomputes `step` windows one after
+another, so `deletion.curves` uses this for step <= MAX_STEP, on CPU (the accelerators' full
+batched forward passes are not sequential and were not measured against it), and for networks
+`geometry` accepts.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from ..models import Net
 from ..models.base import relu
 from ..models.inputconv import explicit_pads, valid_conv
 
-MAX_STEP = 4  # pixels per step up to which windows beat a full forward pass (measured: docstring)
+MAX_STEP = 12  # pixels per step up to which windows beat full forward passes (docstring)
 CHUNK = 256  # curves per scan
 
 
