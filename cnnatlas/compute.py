@@ -38,6 +38,8 @@ class ComputeContext:
     counts: dict[str, list[int]] = field(default_factory=dict)  # probe -> [computed, cached]
     released_at: int = 0  # computed count at the last `release_memory`
     seconds: dict[str, float] = field(default_factory=dict)
+    # what is being computed now, for the console (ui.status); silent by default
+    status: Callable[[str], None] = field(default=lambda text: None, repr=False)
 
     def __post_init__(self) -> None:
         self.net = devices.replicate(self.net)  # every device holds the parameters
@@ -95,13 +97,15 @@ def cached_per_sample(
     weights: str | None = None,
     sample_parts: Callable[[Sample], dict[str, Any]] | None = None,
     n_targets: int = 1,
+    label: str | None = None,
 ) -> Artifacts:
     """Per-sample cache around a batched computation: misses are computed and stored group by
     group (each sized from the memory budget for `n_targets` maps per sample), then every
     sample's arrays are read back through the returned {sample id: arrays} mapping.
 
     A sample's key is `parts`, the weights' hash (default: the atlas model's), the sample's
-    content and `sample_parts(sample)` (what else determines its result, e.g. its target)."""
+    content and `sample_parts(sample)` (what else determines its result, e.g. its target).
+    `label` names the computation on the console's status line (default: `group`)."""
     model = ctx.net.spec.name
     weights = ctx.net_sha256 if weights is None else weights
     own = {s.id: sample_parts(s) for s in samples} if sample_parts else {}
@@ -129,6 +133,7 @@ def cached_per_sample(
     misses = [s for s in samples if not ctx.cache.has(group, model, keys[s.id])]
     step = chunk_size(_bytes_per_example(ctx.net, n_targets), ctx.memory_mb)  # held at once
     for lo in range(0, len(misses), step):
+        ctx.status(f"{label or group}: {lo:,} of {len(misses):,} samples")
         store(misses[lo : lo + step])
     ctx.count(group, len(misses), len(samples) - len(misses))
     return Entries(ctx.cache, group, model, keys, ctx.memo, recompute)
@@ -151,7 +156,7 @@ def run_activations(ctx: ComputeContext, samples: list[Sample]) -> Artifacts:
         )
         return [{n: cols[j][i] for j, n in enumerate(names)} for i in range(len(miss))]
 
-    return cached_per_sample(ctx, spec.name, parts, samples, compute)
+    return cached_per_sample(ctx, spec.name, parts, samples, compute, label=spec.title)
 
 
 def targets_for(classes: str, probs: np.ndarray, label: int | None, n_classes: int) -> list[int]:
@@ -209,7 +214,10 @@ def run_attribution(
                     art["diagnostics"] = np.asarray(d, np.float32)
             return arts
 
-        out[layer or "input"] = cached_per_sample(ctx, spec.name, parts, samples, compute)
+        label = f"{spec.title} at {layer}" if layer else spec.title
+        out[layer or "input"] = cached_per_sample(
+            ctx, spec.name, parts, samples, compute, label=label
+        )
     return out
 
 

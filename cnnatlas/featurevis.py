@@ -115,6 +115,7 @@ def run_featurevis(
         hit = ctx.cache.load("featurevis", spec.name, k)
         ctx.count("featurevis", int(hit is None), int(hit is not None))
         if hit is None:
+            ctx.status(f"feature visualization: {recipe.name}, {sum(sizes)} units")
             t = time.perf_counter()
             root = jax.random.key(ctx.seed)
             keys = np.concatenate(
@@ -163,6 +164,7 @@ def run_unit_stats(
     if hit is not None:
         ctx.count("units", 0, 1)
         return hit
+    ctx.status(f"unit statistics over {len(xs):,} images")
     t = time.perf_counter()
     out = dataset_pass(ctx.net, xs, ys, examples, ctx.memory_mb)
     dt = time.perf_counter() - t

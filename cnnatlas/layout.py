@@ -248,6 +248,8 @@ def run_layouts(
             out[layer] = Layout(layer, hit["xy"], q, int(hit["dims"]), 0.0)
     misses = tuple(layer for layer in cfg.layers if layer not in out)
     ctx.count("tsne", len(misses), len(out))
+    if misses:
+        ctx.status(f"t-SNE of {n:,} images: {', '.join(misses)}")
     feats = features(ctx.net, xs, misses, ctx.memory_mb) if misses else {}
     # One thread per layout: they are independent, and openTSNE (n_jobs=1) and NumPy release the
     # GIL; identical results. The default three on 2 cores: 56 s one after another, 38 s so. Not

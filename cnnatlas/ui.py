@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from rich.console import Console
@@ -23,6 +23,13 @@ class UI:
 
     def info(self, message: str) -> None:
         self.console.print(message, markup=False)
+
+    @contextmanager
+    def status(self, label: str) -> Iterator[Callable[[str], None]]:
+        """Yields say(text): one transient line "<label>: <text>" with a spinner, replaced by
+        each call (what a long phase is doing now); nothing in a log file or when quiet."""
+        with self.console.status(label) as line:
+            yield lambda text: line.update(f"{label}: {text}")
 
     @contextmanager
     def progress(self, label: str, total: int | None = None) -> Iterator:

@@ -99,11 +99,13 @@ def test_cache_hits_second_time_and_misses_on_new_hparams(tiny_net, tmp_path):
     run_attribution(third, PROBES["gradcam"], {**hp, "layers": ["conv_a"]}, samples, acts2)
     assert third.counts == {"gradcam": [3, 0]}
 
-    # One new sample: only it is computed.
-    fourth = ctx()
+    # One new sample: only it is computed, and the status line names what runs.
+    fourth, said = ctx(), []
+    fourth.status = said.append
     more = [*samples, Sample("new", np.zeros((8, 8, 1), np.float32), 0, "test")]
     run_attribution(fourth, PROBES["gradcam"], hp, more, {**acts2, **run_activations(fourth, more)})
     assert fourth.counts == {"activations": [1, 3], "gradcam": [1, 3]}
+    assert said == ["Activations: 0 of 1 samples", "Grad-CAM at conv_b: 0 of 1 samples"]
 
 
 def test_weights_change_misses(tiny_net, tmp_path):

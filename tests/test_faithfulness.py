@@ -198,7 +198,10 @@ def test_windowed_updates_cover_every_rank_once():
 
 
 def test_results_are_cached_per_map_and_sample(tiny_net, tmp_path):
-    ctx = ComputeContext(Cache(tmp_path, warn=pytest.fail), tiny_net, "w" * 64, 0, 64)
+    said: list[str] = []  # the console's status line (ui.status) while computing
+    ctx = ComputeContext(
+        Cache(tmp_path, warn=pytest.fail), tiny_net, "w" * 64, 0, 64, status=said.append
+    )
     xs = np.array(jax.random.uniform(jax.random.key(8), (3, 8, 8, 1)))
     samples = [Sample(f"s{i}", xs[i], 0, "test") for i in range(3)]
     preds = {s.id: 1 for s in samples}
@@ -212,8 +215,13 @@ def test_results_are_cached_per_map_and_sample(tiny_net, tmp_path):
     first = run(sets)
     assert set(first) == {"m0/input", "m1/input", "baseline/random", "baseline/centre"}
     assert ctx.counts["faithfulness"] == [12, 0]
+    assert said == [
+        f"deletion/insertion curves: {name} (map set {i} of 4), 0 of 3 samples"
+        for i, name in enumerate(first, 1)
+    ]
+    said.clear()
     again = run(sets)
-    assert ctx.counts["faithfulness"] == [0, 12]
+    assert ctx.counts["faithfulness"] == [0, 12] and said == []  # nothing computed, nothing said
     np.testing.assert_array_equal(again["m0/input"]["s1"]["auc"], first["m0/input"]["s1"]["auc"])
     sets["m1/input"] = {**sets["m1/input"], "s2": -maps[1, 2]}  # one map of one method changes
     run(sets)

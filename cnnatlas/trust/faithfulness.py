@@ -143,7 +143,8 @@ def run_faithfulness(
     settings = {"step": step, "blur_sigma": blur_sigma, "seed": ctx.seed, "version": VERSION}
     model, out = ctx.net.spec.name, {}
     group = chunk_size(_bytes_per_sample(shape), ctx.memory_mb)  # samples per batched call
-    for name in [*map_sets, *baselines]:
+    names = [*map_sets, *baselines]
+    for i, name in enumerate(names):
         maps = map_sets[name] if name in map_sets else baselines[name]()
         todo = [s for s in samples if s.id in maps]
         keys = {
@@ -187,6 +188,10 @@ def run_faithfulness(
 
         miss = [s for s in todo if not ctx.cache.has("faithfulness", model, keys[s.id])]
         for lo in range(0, len(miss), group):
+            done = f"{lo:,} of {len(miss):,} samples"
+            ctx.status(
+                f"deletion/insertion curves: {name} (map set {i + 1} of {len(names)}), {done}"
+            )
             store(miss[lo : lo + group], maps, noise)
         ctx.count("faithfulness", len(miss), len(todo) - len(miss))
         by_id = {s.id: s for s in todo}

@@ -105,6 +105,7 @@ def evaluate(ctx, cfg, spec: ModelSpec, jobs: dict[str, tuple], cache_root) -> d
         return {}
     test_set = _test_set(cfg, spec.input_shape)
     make_train = functools.partial(_train_set, cfg, spec.input_shape)  # only if not cached
+    ctx.status("pointing game: its model (trained once, then cached)")
     net, meta = pointing_net(cfg, spec, make_train, test_set, cache_root, ctx.seconds)
     net = devices.replicate(net)
     samples = [

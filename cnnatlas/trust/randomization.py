@@ -202,6 +202,7 @@ def sample_maps(ctx, check: str, net: Net, net_sha: str, name: str, hp, samples,
     entries = cached_per_sample(
         ctx, "sanity", parts, samples, compute,
         weights=net_sha, sample_parts=sample_parts, n_targets=grid.shape[1],
+        label=f"sanity check ({check} randomization): {PROBES[name].title}",
     )  # fmt: skip
     ids = [s.id for s in samples]
     return SampleMaps(entries, ids, [entries.key(i) for i in ids])
@@ -288,6 +289,7 @@ def evaluate(ctx, cfg, spec: ModelSpec, data, samples, preds, jobs, cache_root) 
                 sample_maps(ctx, "model", net, sha, name, hp, samples, job) for net, sha in nets
             ]
     if cfg.trust.data_randomization:
+        ctx.status("sanity check: the shuffled-label model (trained once, then cached)")
         net, meta = shuffled_net(cfg, spec, data, cache_root, ctx.seconds)
         out["data_model"] = meta
         rnet = devices.replicate(net)
