@@ -14,6 +14,7 @@ import pytest
 from cnnatlas.cache import Cache
 from cnnatlas.compute import ComputeContext
 from cnnatlas.errors import ConfigError
+from cnnatlas.models import tinyvgg
 from cnnatlas.models.base import ModelSpec, Net, Stage, flatten, relu
 from cnnatlas.samples import Sample
 from cnnatlas.trust import curves as trust_curves
@@ -152,18 +153,28 @@ def _odd_net(channels: int) -> Net:
     return Net(spec.init(jax.random.key(channels)), spec)
 
 
-@pytest.mark.parametrize("which", ["tiny_valid", "tiny_same", "odd_grey", "odd_rgb"])
+@pytest.mark.parametrize(
+    "which", ["tiny_valid", "tiny_same", "odd_grey", "odd_rgb", "vgg_valid", "vgg_same"]
+)
 @pytest.mark.parametrize("step", [1, 2])
 def test_windowed_curves_equal_full_forward_passes(which, step, monkeypatch):
     """`incremental` recomputes only the windows a changed pixel reaches in the first two
-    convolutions; its curves must equal independent full forward passes of every step's image
-    (the batched path), for valid and same padding, non-square kernels, 1 and 3 channels."""
+    convolutions (and, in TinyVGG, through ReLU and max-pool into the third); its curves must
+    equal independent full forward passes of every step's image (the batched path), for valid
+    and same padding, non-square kernels, 1 and 3 channels, maps of odd size under the pool."""
     if which.startswith("tiny"):
         spec = make_tiny_spec("SAME" if which == "tiny_same" else "VALID")
+    elif which == "vgg_valid":  # 20×19 -> 18×17 -> 16×15 (pool drops a column) -> 8×7 -> ...
+        spec = tinyvgg.make_spec((20, 19, 1), 5, width=4, padding="valid")
+    elif which == "vgg_same":  # 9×11 (pool drops a row) -> 4×5 -> 2×2
+        spec = tinyvgg.make_spec((9, 11, 3), 5, width=4, padding="same")
+    if which.startswith(("tiny", "vgg")):
         net = Net(spec.init(jax.random.key(1)), spec)
     else:
         net = _odd_net(3 if which == "odd_rgb" else 1)
-    assert incremental.geometry(net) is not None  # the windowed path is the one under test
+    g = incremental.geometry(net)
+    assert g is not None  # the windowed path is the one under test
+    assert (g.third is not None) == which.startswith("vgg")
     n, (h, w, c) = 3, net.spec.input_shape
     xs = np.array(jax.random.uniform(jax.random.key(9), (n, h, w, c)))
     xs[0, :2] = 0.0  # pixels whose deletion changes nothing
