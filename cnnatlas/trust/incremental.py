@@ -119,9 +119,9 @@ def _inside(start, size, limit) -> jax.Array:
     """(size_y, size_x, 1) bool: which rows and columns of a window at `start` lie in the map of
     size `limit` (outside it the next convolution sees its zero padding)."""
     ry, rx = start[0] + jnp.arange(size[0]), start[1] + jnp.arange(size[1])
-    return ((ry >= 0) & (ry < limit[0]))[:, None, None] & ((rx >= 0) & (rx < limit[1]))[
-        None, :, None
-    ]
+    rows = (ry >= 0) & (ry < limit[0])
+    cols = (rx >= 0) & (rx < limit[1])
+    return rows[:, None, None] & cols[None, :, None]
 
 
 def _put(x: jax.Array, window: jax.Array, start, margin) -> jax.Array:
@@ -184,13 +184,10 @@ def _curve(net: Net, g: Geometry, a, b, upd, target) -> jax.Array:
         if not g.third:
             return img, z
         q0 = tuple(zs[i] // 2 - k3[i] + 1 for i in (0, 1))  # first pooled row conv 3 reads
-        pool = max_pool_2x2(relu(_take(z, (2 * q0[0], 2 * q0[1]), (2 * npool[0], 2 * npool[1]), m)))
-        pool = jnp.where(_inside(q0, npool, pooled), pool, 0.0)
-        return (
-            img,
-            z,
-            _put(z3[0], _conv(pool, net.params[g.third]), (q0[0] + lo3[0], q0[1] + lo3[1]), m),
-        )
+        win = _take(z, (2 * q0[0], 2 * q0[1]), (2 * npool[0], 2 * npool[1]), m)
+        pool = jnp.where(_inside(q0, npool, pooled), max_pool_2x2(relu(win)), 0.0)
+        out = _conv(pool, net.params[g.third])  # conv 3 rows q0 + lo3 .. (all it changes)
+        return img, z, _put(z3[0], out, (q0[0] + lo3[0], q0[1] + lo3[1]), m)
 
     def step(state, pixels):
         for j in range(pixels.shape[0]):  # s <= MAX_STEP: unrolled
