@@ -50,7 +50,7 @@ from ..models.inputconv import elementwise_net
 from ..probes.integrated_gradients import baseline_for
 from . import incremental
 
-CHUNK = 256  # images per call: 64..512 measured within 10 % for TinyVGG on a 2-core CPU
+CHUNK = 256  # images (or windowed curves) per call: 64..512 within 10 % for TinyVGG on 2 cores
 
 
 def step_grid(n_pixels: int, step: int) -> np.ndarray:
@@ -162,16 +162,18 @@ def curves(
     a = np.concatenate([np.zeros_like(xs), xs])
     b = np.concatenate([xs, blurred(xs, blur_sigma)])
     ranks2, targets2 = np.concatenate([ranks, ranks]), np.concatenate([targets, targets])
+    # images (or curves) per batched call, for either path
+    chunk = devices.round_up(min(CHUNK, chunk_size(_bytes_per_image(net), memory_mb)))
     g = incremental.geometry(net)
     if g is not None and step <= incremental.MAX_STEP and jax.default_backend() == "cpu":
         order = np.argsort(ranks2.reshape(2 * n, -1), axis=1)
-        out = incremental.probs(net, g, a, b, incremental.updates(order, ks), targets2, memory_mb)
+        out = incremental.probs(net, g, a, b, incremental.updates(order, ks), targets2, chunk)
     else:
-        out = _distinct_probs(net, a, b, ranks2, targets2, ks, memory_mb)
+        out = _distinct_probs(net, a, b, ranks2, targets2, ks, chunk)
     return out[:n], out[n:], (ks / (h * w)).astype(np.float32)
 
 
-def _distinct_probs(net: Net, a, b, ranks2, targets2, ks, memory_mb: int) -> np.ndarray:
+def _distinct_probs(net: Net, a, b, ranks2, targets2, ks, chunk: int) -> np.ndarray:
     """(2N, K) curves as independent forward passes, one per distinct image (see Batching)."""
     m, (h, w) = len(a), a.shape[1:3]
     # changed pixels so far, after each grid step; a step that changes nothing repeats a value
@@ -182,8 +184,6 @@ def _distinct_probs(net: Net, a, b, ranks2, targets2, ks, memory_mb: int) -> np.
     new[:, 1:] = done[:, 1:] != done[:, :-1]
     curve, grid = np.nonzero(new)  # the distinct images, row-major
     where = (np.cumsum(new.ravel()) - 1).reshape(new.shape)  # grid step -> its distinct image
-    chunk = min(CHUNK, chunk_size(_bytes_per_image(net), memory_mb))
-    chunk = devices.round_up(chunk)
     pad = -len(curve) % chunk  # whole chunks only: one compile whatever the pair count
     pairs = [np.pad(curve, (0, pad)).astype(np.int32), np.pad(ks[grid], (0, pad)).astype(np.int32)]
     const = devices.replicate(tuple(jnp.asarray(v) for v in (a, b, ranks2, targets2)))

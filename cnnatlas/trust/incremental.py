@@ -32,13 +32,12 @@ import numpy as np
 from jax import lax
 
 from .. import devices
-from ..batching import chunk_size, map_chunks
+from ..batching import map_chunks
 from ..models import Net
 from ..models.base import max_pool_2x2, relu
 from ..models.inputconv import explicit_pads, valid_conv
 
 MAX_STEP = 8  # pixels per step up to which windows beat full forward passes (docstring)
-CHUNK = 256  # curves per scan
 
 
 @dataclass(frozen=True)
@@ -161,9 +160,10 @@ def _curve(net: Net, g: Geometry, a, b, upd, target) -> jax.Array:
 
     last = g.third or g.second
     top_size = net.spec.shapes()[last][:2]
-    state = [margin(b, g.pads1), margin(net.run(b, stop=g.second))]
+    z = net.run(b, stop=g.second)
+    state = [margin(b, g.pads1), margin(z)]
     if g.third:
-        state.append(margin(net.run(b, stop=g.third)))
+        state.append(margin(net.run(z, start=g.second, stop=g.third)))
 
     def prob(top: jax.Array) -> jax.Array:
         inner = top[m[0] : m[0] + top_size[0], m[1] : m[1] + top_size[1]]
@@ -210,15 +210,13 @@ def probs(
     b: np.ndarray,
     upd: np.ndarray,
     targets: np.ndarray,
-    memory_mb: int,
+    chunk: int,
 ) -> np.ndarray:
     """(N, L + 1) float32: p(target) of each curve's start image b (N, H, W, C) and after each row
-    of upd (N, L, s) (see `updates`) replaces those pixels with a's values; in chunks of curves
-    sized from `memory_mb`."""
+    of upd (N, L, s) (see `updates`) replaces those pixels with a's values; `chunk` curves (a
+    multiple of the device count) per scan."""
     if upd.shape[2] > 1:  # a third level per changed pixel costs more than conv 3 once a step
         g = replace(g, third=None)  # (measured: 0.7× at 4-pixel steps, 1.5× at 1-pixel steps)
-    per_curve = 8 * sum(int(np.prod(s)) for s in net.spec.shapes().values()) + 4 * upd[0].size
-    chunk = devices.round_up(min(CHUNK, chunk_size(per_curve, memory_mb)))
     const = devices.replicate(net)
     return np.asarray(
         map_chunks(lambda *xs: _batch(const, g, *xs), [a, b, upd, targets], chunk), np.float32
