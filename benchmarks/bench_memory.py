@@ -20,8 +20,8 @@ not grow past that; the result says that it leaves them out.
 
 With --per-class 1000 (10,000 samples) the point is measured rather than extrapolated; that
 build computes for about 20 minutes here with --trust-step 28 (29 points per deletion/insertion
-curve instead of 785; at the default 1 the curves add about an hour, and bench_trust_memory.py
-shows that their stage's memory does not depend on the step) and then writes ~2.5 million
+curve instead of 785; at the default 1 the curves add under an hour, and bench_trust_memory.py
+shows that their stage's memory barely depends on the step) and then writes ~2.5 million
 files.
 
 python benchmarks/bench_memory.py [--per-class 10,30,100] [--cache DIR] [--without-sanity]
