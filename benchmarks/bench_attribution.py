@@ -78,11 +78,14 @@ OPTIMIZATIONS = {
     "chunk 4); ProbeSpec chunk 16 -> 2: 4.2 -> 3.2 ms CPU per map (-23 %)",
     "occlusion": "ProbeSpec chunk 16 -> 4 images per call (580 forward passes, CPU-cache sized): "
     "1.9 -> 1.6 ms CPU per map (-17 %)",
-    "input convolution": "the 1-channel input convolution as nine shifted multiply-adds "
-    "(models/inputconv.py, ProbeSpec.elementwise_input_conv), 300 images × 10 classes, wall "
-    "time per map on an idle machine: Grad-CAM 0.0073 -> 0.0059 ms (1.25x), saliency and guided "
-    "Grad-CAM 0.14 -> 0.08 ms (1.7x), occlusion 0.78 -> 0.58 ms (1.35x); integrated gradients "
-    "(0.9x) and SmoothGrad (0.33x) were slower with it and keep XLA's convolution",
+    "convolution lowering": "narrow convolutions (at most 12 channels in and out, kernels of "
+    "at least 3x3) as convolutions over 2x2 blocks of pixels (models/blockconv.py), for every "
+    "method; wall ms per map, 64 images x 10 classes, interleaved with XLA's convolution in one "
+    "process: Grad-CAM 0.0066 -> 0.0043, saliency 0.125 -> 0.060, guided backprop 0.125 -> "
+    "0.059, occlusion 0.79 -> 0.39, integrated gradients (50 steps) 4.06 -> 2.66, SmoothGrad "
+    "(25) 1.62 -> 0.95. It replaced the earlier elementwise input convolution "
+    "(models/inputconv.py), which had given Grad-CAM 0.0053, saliency 0.074, occlusion 0.58 "
+    "and was slower than XLA for integrated gradients and SmoothGrad",
     "tried, no gain": "XLA CPU flags (xnnpack, onednn, ynn/xnn/onednn convolution fusion, "
     "prefer_vector_width=512, fast math, multi_thread_eigen off, 2 host devices): same CPU time "
     "per map within 3 %; im2col or shifted-matmul convolutions (2.5-4x slower than XLA's), "

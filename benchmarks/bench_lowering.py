@@ -1,5 +1,5 @@
 """Training-step lowering A/B (issue 10): TinyVGG's train step (batch 128, Adam) with lax's
-convolution everywhere ("before") vs `models.inputconv.elementwise_spec` ("after", what train.py
+convolution everywhere ("before") vs `models.blockconv.blockconv_spec` ("after", what train.py
 runs), interleaved rounds in one process with jaxsetup's XLA:CPU flags; wall and CPU time.
 
 PYTHONPATH=. .venv/bin/python benchmarks/bench_lowering.py [--rounds 8]
@@ -37,7 +37,7 @@ def main() -> None:
     from cnnatlas.config import load_config
     from cnnatlas.models import make_spec
     from cnnatlas.models.base import train_forward, with_stats
-    from cnnatlas.models.inputconv import elementwise_spec
+    from cnnatlas.models.blockconv import blockconv_spec
 
     @partial(jax.jit, static_argnames=("spec", "tx"), donate_argnames=("params", "opt_state"))
     def step(params, opt_state, xs, ys, *, spec, tx):  # train._step with the spec as given
@@ -51,7 +51,7 @@ def main() -> None:
 
     cfg = load_config(ROOT / "content" / "atlas.toml")
     spec = make_spec(cfg.model, (28, 28, 1), 10)
-    variants = {"before_lax": spec, "after_inputconv": elementwise_spec(spec)}
+    variants = {"before_lax": spec, "after_blockconv": blockconv_spec(spec)}
     tx = optax.adam(1e-3)
     rng = np.random.default_rng(0)
     xs = jnp.asarray(rng.random((128, 28, 28, 1), np.float32))

@@ -58,7 +58,6 @@ PROBES: dict[str, ProbeSpec] = {
         chunk=2,  # 2 images × 25 copies × 10 classes per call: ~20 % less CPU per map than 4-16
         version=2,  # 2: one noise draw per sample, shared by all its classes (key_per_sample)
         key_per_sample=True,
-        elementwise_input_conv=False,  # measured 0.33x (models/inputconv.py)
     ),
     "integrated_gradients": ProbeSpec(
         name="integrated_gradients",
@@ -79,7 +78,6 @@ PROBES: dict[str, ProbeSpec] = {
         chunk=8,
         diagnostics=completeness,
         diagnostic_names=("sum", "delta", "error"),
-        elementwise_input_conv=False,  # measured 0.9x (models/inputconv.py)
     ),
     "guided_backprop": ProbeSpec(
         name="guided_backprop",

@@ -13,9 +13,11 @@ values) at 1-pixel steps. The values equal the full forward pass up to float sum
 (tested against `deletion`'s batched path, two- and three-level, valid and same padding).
 
 Measured on the 2-core CPU (100 samples, both curves; the full path run in the same process):
-1-pixel steps 4.8-5.1 s -> 1.5 s per map set (3.3×; 2.2-2.9 s with two levels); with two levels,
-steps of 4, 8, 12 and 16 pixels 1.7×, 1.3×, 1.0× and 0.85× as fast. Each step recomputes `step`
-windows one after another, so `deletion.curves` uses this for step <= MAX_STEP, on CPU (the
+1-pixel steps 4.8-5.1 s -> 1.5 s per map set (3.3×; 2.2-2.9 s with two levels). Since the full
+path runs `models.blockconv`'s faster convolutions (3.0 s at 1-pixel steps), the windows win by
+1.5× at 1-pixel steps, 1.2× at 2, 1.1× at 3 and not at 4 (0.91 vs 0.92 s) or 8 (0.76 vs 0.54 s).
+Each step recomputes `step` windows one after another, so `deletion.curves` uses this for step
+<= MAX_STEP, on CPU (the
 accelerators' full batched forward passes are not sequential and were not measured against
 it), and for networks `geometry` accepts.
 """
@@ -35,9 +37,9 @@ from .. import devices
 from ..batching import map_chunks
 from ..models import Net
 from ..models.base import max_pool_2x2, relu
-from ..models.inputconv import explicit_pads, valid_conv
+from ..models.blockconv import explicit_pads
 
-MAX_STEP = 8  # pixels per step up to which windows beat full forward passes (docstring)
+MAX_STEP = 3  # pixels per step up to which windows beat full forward passes (docstring)
 
 
 @dataclass(frozen=True)
@@ -177,7 +179,7 @@ def _curve(net: Net, g: Geometry, a, b, upd, target) -> jax.Array:
                    u, m)  # fmt: skip
         t = tuple(u[i] - k1[i] - k2[i] + 2 for i in (0, 1))  # first conv 1 row recomputed
         win = _take(img, t, (nh[0] + k1[0] - 1, nh[1] + k1[1] - 1), m)
-        act = valid_conv(win[None], p1["kernel"])[0] + _bias(p1)
+        act = _conv(win, p1)
         act = jnp.where(_inside(t, nh, size1), relu(act), 0.0)
         zs = (t[0] + lo2[0], t[1] + lo2[1])  # first conv 2 row recomputed (n2 of them)
         z = _put(z, _conv(act, p2), zs, m)
