@@ -1,6 +1,8 @@
 """Training-step lowering A/B (issue 10): TinyVGG's train step (batch 128, Adam) with lax's
-convolution everywhere ("before") vs `models.blockconv.blockconv_spec` ("after", what train.py
-runs), interleaved rounds in one process with jaxsetup's XLA:CPU flags; wall and CPU time.
+convolution everywhere ("before_lax"), with each narrow convolution over 2×2 blocks
+(`models.blockconv.blockconv_spec`, "blockconv") and with the activations kept in blocks between
+them (`models.blockrun.run`, "after_blockrun": what train.py runs), interleaved rounds in one
+process with jaxsetup's XLA:CPU flags; wall and CPU time.
 
 PYTHONPATH=. .venv/bin/python benchmarks/bench_lowering.py [--rounds 8]
 """
@@ -37,12 +39,16 @@ def main() -> None:
     from cnnatlas.config import load_config
     from cnnatlas.models import make_spec
     from cnnatlas.models.base import train_forward, with_stats
+    from cnnatlas.models import blockrun
     from cnnatlas.models.blockconv import blockconv_spec
 
     @partial(jax.jit, static_argnames=("spec", "tx"), donate_argnames=("params", "opt_state"))
-    def step(params, opt_state, xs, ys, *, spec, tx):  # train._step with the spec as given
+    def step(params, opt_state, xs, ys, *, spec, tx):  # train._step with the forward as given
         def loss(p):
-            logits, stats = train_forward(p, spec, xs)
+            if isinstance(spec, tuple):  # ("blockrun", spec)
+                logits, stats = jax.vmap(partial(blockrun.run, p, spec[1]))(xs), {}
+            else:
+                logits, stats = train_forward(p, spec, xs)
             return optax.softmax_cross_entropy_with_integer_labels(logits, ys).mean(), stats
 
         (value, stats), grads = jax.value_and_grad(loss, has_aux=True)(params)
@@ -51,14 +57,18 @@ def main() -> None:
 
     cfg = load_config(ROOT / "content" / "atlas.toml")
     spec = make_spec(cfg.model, (28, 28, 1), 10)
-    variants = {"before_lax": spec, "after_blockconv": blockconv_spec(spec)}
+    variants = {
+        "before_lax": spec,
+        "blockconv": blockconv_spec(spec),
+        "after_blockrun": ("blockrun", spec),
+    }
     tx = optax.adam(1e-3)
     rng = np.random.default_rng(0)
     xs = jnp.asarray(rng.random((128, 28, 28, 1), np.float32))
     ys = jnp.asarray(rng.integers(0, 10, 128).astype(np.int32))
     state, times = {}, {k: [] for k in variants}
     for name, s in variants.items():
-        params = s.init(jax.random.key(0))
+        params = spec.init(jax.random.key(0))
         params, opt, loss = step(params, tx.init(params), xs, ys, spec=s, tx=tx)
         state[name] = (params, opt, float(loss))
     load = os.getloadavg()
