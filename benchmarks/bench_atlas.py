@@ -22,6 +22,7 @@ from common import RESULTS, ROOT, best_of, emit, peak_rss_mb
 
 from cnnatlas.config import TrainConfig, load_config
 from cnnatlas.data import load_dataset
+from cnnatlas.jaxsetup import configure_precision, configure_xla_flags
 from cnnatlas.models import Net, make_spec
 from cnnatlas.probes import PROBES, batched_grid
 from cnnatlas.train import train
@@ -190,6 +191,8 @@ def main() -> None:
         help="only the rebuild timings, from a copy of this warm cache (no cold builds)",
     )
     args = ap.parse_args()
+    configure_xla_flags()  # the XLA flags and precision build.py sets, before JAX runs anything
+    configure_precision()
     if args.build_only or args.rebuild_only:  # keep the other figures of the last full run
         last = RESULTS / "atlas.json"
         result = json.loads(last.read_text()) if last.exists() else {}

@@ -37,9 +37,8 @@ def main() -> None:
     import optax
 
     from cnnatlas.config import load_config
-    from cnnatlas.models import make_spec
+    from cnnatlas.models import blockrun, make_spec
     from cnnatlas.models.base import train_forward, with_stats
-    from cnnatlas.models import blockrun
     from cnnatlas.models.blockconv import blockconv_spec
 
     @partial(jax.jit, static_argnames=("spec", "tx"), donate_argnames=("params", "opt_state"))

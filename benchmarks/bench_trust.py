@@ -29,6 +29,7 @@ from common import ROOT, emit, peak_rss_mb
 from cnnatlas.checks import check_probes
 from cnnatlas.config import load_config
 from cnnatlas.data import load_dataset
+from cnnatlas.jaxsetup import configure_precision, configure_xla_flags
 from cnnatlas.models import make_spec
 from cnnatlas.probes import PROBES, batched_grid
 from cnnatlas.samples import pick_test_samples
@@ -63,6 +64,8 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="20 samples, no coarser steps")
     ap.add_argument("--steps", type=int, nargs="*", default=[2, 4, 8], help="coarser steps")
     args = ap.parse_args()
+    configure_xla_flags()  # the XLA flags and precision build.py sets, before JAX runs anything
+    configure_precision()
     cfg = load_config(ROOT / "content" / "atlas.toml")
     data = load_dataset(cfg.dataset)
     spec = make_spec(cfg.model, data.input_shape, len(data.class_names))

@@ -34,7 +34,7 @@ def _loss(params, spec: ModelSpec, xs, ys):
 
     Narrow convolutions run over 2×2 blocks (`models.blockconv`, and `models.blockrun` keeps
     the activations in blocks between them): the same function and parameters, a TinyVGG step
-    16.4 -> 10.7 ms on this project's 2-core CPU."""
+    17.8 ms (XLA's convolution) -> 10.7 ms on this project's 2-core CPU (bench_lowering.py)."""
     if any(s.stateful for s in spec.stages):
         logits, stats = train_forward(params, blockconv_spec(spec), xs)
     else:
@@ -47,7 +47,8 @@ def _step(params, opt_state, xs, ys, *, spec: ModelSpec, tx):
     """One optimizer step on a batch xs (B, H, W, C), ys (B,).
 
     On XLA:CPU it is jitted alone (`_train_step`), one call per step: the convolutions inside
-    a scanned loop ran ~4× slower there (measured 51 s vs 14 s per epoch).
+    a scanned loop ran ~4× slower there (measured 51 s vs 14 s per epoch; with the block
+    convolutions 190 vs 12 ms per step).
     """
     (loss, (acc, stats)), grads = jax.value_and_grad(_loss, has_aux=True)(params, spec, xs, ys)
     updates, opt_state = tx.update(grads, opt_state, params)
@@ -75,7 +76,7 @@ def _train_epoch(params, opt_state, data_x, data_y, idx, *, spec: ModelSpec, tx)
 
 
 def fused_epochs() -> bool:
-    """Scan whole epochs except on XLA:CPU, where scanned convolutions ran ~4× slower."""
+    """Scan whole epochs except on XLA:CPU, where scanned convolutions ran 4-16× slower."""
     return jax.default_backend() != "cpu"
 
 

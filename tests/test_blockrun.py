@@ -30,13 +30,23 @@ SPECS = {
     "tinyvgg same": make_spec(ModelConfig(name="tinyvgg", padding="same"), (28, 28, 1), 10),
     "tinyvgg odd": make_spec(ModelConfig(name="tinyvgg"), (27, 30, 3), 10),
     "tinyvgg_gap": make_spec(ModelConfig(name="tinyvgg_gap"), (28, 28, 1), 10),
-    "same after blocks": _spec(_conv("a"), Stage("r", "relu", op=relu), _conv("b", padding="SAME"),
-                               Stage("p", "pool", op=max_pool_2x2)),  # fmt: skip
+    "same after blocks": _spec(
+        _conv("a"),
+        Stage("r", "relu", op=relu),
+        _conv("b", padding="SAME"),
+        Stage("p", "pool", op=max_pool_2x2),
+    ),
     "odd output": _spec(_conv("a"), Stage("p", "pool", op=max_pool_2x2), shape=(11, 12, 2)),
-    "5x5 and wide": _spec(_conv("a", k=5), Stage("r", "relu", op=relu), _conv("b", features=16),
-                          Stage("p", "pool", op=max_pool_2x2), shape=(14, 14, 1)),  # fmt: skip
-    "even kernel, no bias": _spec(_conv("a", k=4, use_bias=False), _conv("b", use_bias=False),
-                                  shape=(13, 13, 1)),  # fmt: skip
+    "5x5 and wide": _spec(
+        _conv("a", k=5),
+        Stage("r", "relu", op=relu),
+        _conv("b", features=16),
+        Stage("p", "pool", op=max_pool_2x2),
+        shape=(14, 14, 1),
+    ),
+    "even kernel, no bias": _spec(
+        _conv("a", k=4, use_bias=False), _conv("b", use_bias=False), shape=(13, 13, 1)
+    ),
     "circular": _spec(_conv("a", padding="CIRCULAR"), Stage("p", "pool", op=max_pool_2x2)),
 }
 

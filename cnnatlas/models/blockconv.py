@@ -24,12 +24,16 @@ forward and (input + kernel gradient), XLA flags of `jaxsetup`, milliseconds:
 
 so it is used for kernels of at least 3×3 with at most `MAX_CHANNELS` = 12 input and output
 channels; everything else (wider layers, 1×1 and 2×2 kernels, strides, dilation, groups, other
-layouts or dtypes) goes to lax unchanged. On TinyVGG a training step went from 16.4 to 11.6 ms,
-integrated gradients from 4.06 to 2.66 ms per map, SmoothGrad from 1.62 to 0.95 (see the
-benchmarks). Values equal lax's up to float summation order (~4e-7 relative); the block kernel
-is a linear function of the original one, so autodiff of any order needs no custom rule. The
-parameter tree is nn.Conv's: `nn.Conv(..., conv_general_dilated=conv_general_dilated)` is the
-whole change (`blockconv_spec`).
+layouts or dtypes) goes to lax unchanged. On TinyVGG, interleaved in one process, a training
+step went from 17.8 ms (lax) to 11.6 ms (`benchmarks/bench_lowering.py`), integrated gradients
+from 4.06 to 2.66 ms per map and SmoothGrad from 1.62 to 0.95 (64 images × 10 classes). With
+XLA's YNNPACK fusions on (jaxlib's default; `jaxsetup` turns them off) YNNPACK takes these
+block convolutions and runs the 10-channel forward one 2× slower. Values equal lax's up to
+float summation order (~4e-7 relative); the block kernel is a linear function of the original
+one, so autodiff of any order needs no custom rule. The parameter tree is nn.Conv's:
+`nn.Conv(..., conv_general_dilated=conv_general_dilated)` is the whole change
+(`blockconv_spec`). Inside `lax.scan` (a while loop) XLA:CPU ran these convolutions ~16× slower
+(the generic emitter; see `optvis/loopconv.py`), so training keeps one jitted call per step.
 """
 
 from __future__ import annotations

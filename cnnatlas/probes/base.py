@@ -90,7 +90,7 @@ def _freeze(hp: dict[str, Any]) -> tuple:
 def _with_key_data(mapped: Callable) -> Callable:
     # Keys travel as raw uint32 key data so that callers can chunk and pad them like any array.
     # Every probe runs its narrow convolutions with `models.blockconv`'s lowering (same values up
-    # to float rounding, 1.25-1.7x faster per map for each method, as measured there).
+    # to float rounding; 1.2-2x faster per map for every method, as measured there).
     def call(net: Net, xs: jax.Array, ts: jax.Array, kd: jax.Array) -> jax.Array:
         return mapped(blockconv_net(net), xs, ts, jax.random.wrap_key_data(kd))
 

@@ -30,7 +30,7 @@ is exact and roughly halves deletion on Fashion-MNIST, whose backgrounds are zer
 
 On CPU, for steps of at most `incremental.MAX_STEP` pixels and networks that begin
 conv -> ReLU -> conv, the curves are computed instead by one scan per curve that recomputes only
-the windows a changed pixel reaches (`incremental`, ~1.5× faster at 1-pixel steps); both paths
+the windows a changed pixel reaches (`incremental`, 1.7-2× faster at 1-pixel steps); both paths
 give the same probabilities up to float summation order (tested).
 """
 

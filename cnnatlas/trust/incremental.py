@@ -14,8 +14,9 @@ values) at 1-pixel steps. The values equal the full forward pass up to float sum
 
 Measured on the 2-core CPU (100 samples, both curves; the full path run in the same process):
 1-pixel steps 4.8-5.1 s -> 1.5 s per map set (3.3×; 2.2-2.9 s with two levels). Since the full
-path runs `models.blockconv`'s faster convolutions (3.0 s at 1-pixel steps), the windows win by
-1.5× at 1-pixel steps, 1.2× at 2, 1.1× at 3 and not at 4 (0.91 vs 0.92 s) or 8 (0.76 vs 0.54 s).
+path runs `models.blockconv`'s faster convolutions (2.9-3.3 s at 1-pixel steps), the windows win
+by 1.7-2.1× at 1-pixel steps (bench_trust.py), 1.2× at 2, 1.1× at 3 and not at 4 (0.91 vs 0.92 s)
+or 8 (0.76 vs 0.54 s).
 Each step recomputes `step` windows one after another, so `deletion.curves` uses this for step
 <= MAX_STEP, on CPU (the
 accelerators' full batched forward passes are not sequential and were not measured against
