@@ -94,7 +94,7 @@ def from_blocks(y: jax.Array) -> jax.Array:
     return y.reshape(n, 2 * h, 2 * w, c // 4)
 
 
-def block_conv(x: jax.Array, w: jax.Array) -> jax.Array:
+def block_conv(x: jax.Array, w: jax.Array, precision: Any = None) -> jax.Array:
     """Valid stride-1 convolution of x (N, H, W, C) with w (kh, kw, C, K) -> (N, oh, ow, K),
     computed over 2×2 blocks. An odd output size is rounded up with zero rows (and cropped)."""
     kh, kw = w.shape[:2]
@@ -104,7 +104,7 @@ def block_conv(x: jax.Array, w: jax.Array) -> jax.Array:
     x = x[:, : need[0], : need[1]]
     x = jnp.pad(x, ((0, 0), (0, need[0] - x.shape[1]), (0, need[1] - x.shape[2]), (0, 0)))
     y = lax.conv_general_dilated(to_blocks(x), block_kernel(w), (1, 1), "VALID",
-                                 dimension_numbers=_NHWC)  # fmt: skip
+                                 dimension_numbers=_NHWC, precision=precision)  # fmt: skip
     return from_blocks(y)[:, :oh, :ow]
 
 
@@ -170,7 +170,7 @@ def conv_general_dilated(
     pads = explicit_pads(padding, rhs.shape[:2])
     if any(lo or hi for lo, hi in pads):
         lhs = jnp.pad(lhs, ((0, 0), *pads, (0, 0)))
-    return block_conv(lhs, rhs)
+    return block_conv(lhs, rhs, precision)
 
 
 @cache

@@ -40,6 +40,8 @@ def _plain(module: Any) -> bool:
         and module.kernel_dilation in (1, (1, 1), None)
         and module.feature_group_count == 1
         and module.mask is None
+        and module.conv_general_dilated is None  # the user's own convolution stays theirs
+        and module.dtype in (None, jnp.float32)
     )
 
 
@@ -65,7 +67,7 @@ def _blocked_conv(stage: Stage, p: dict, a: jax.Array, size: tuple[int, int], bl
     if not blocked:  # padded to out + k - 1 pixels: (out/2 + (k+1)/2 - 1) blocks of 2
         a = to_blocks(jnp.pad(a, (*pads, (0, 0)))[None])[0]
     y = lax.conv_general_dilated(a[None], block_kernel(kernel), (1, 1), "VALID",
-                                 dimension_numbers=_NHWC)[0]  # fmt: skip
+                                 dimension_numbers=_NHWC, precision=m.precision)[0]  # fmt: skip
     if m.use_bias:
         # channels ordered (row phase, column phase, channel): the bias once per phase
         y = y + jnp.tile(p["bias"], 4).reshape(1, 1, -1)
@@ -85,7 +87,7 @@ def run(params: dict[str, Any], spec: ModelSpec, x: jax.Array) -> jax.Array:
             if done is not None:
                 (a, size), blocked = done, True
                 continue
-        elif blocked and stage.kind == "relu":
+        elif blocked and stage.kind == "relu" and stage.module is None:
             a = stage.op(a)  # elementwise: any layout
             continue
         elif blocked and stage.kind == "pool" and stage.op is max_pool_2x2:
