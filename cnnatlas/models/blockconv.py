@@ -123,6 +123,32 @@ def explicit_pads(padding: Any, kernel: Sequence[int]) -> tuple[tuple[int, int],
     return tuple((int(lo), int(hi)) for lo, hi in padding)
 
 
+def plain_conv(stage: Any) -> tuple[tuple[int, int], tuple[tuple[int, int], ...]] | None:
+    """(kernel size, pads) of a stage that is a plain 2-D `nn.Conv` (stride 1, undilated,
+    ungrouped, unmasked, float32, lax's own convolution, padding lax can read), else None: the
+    convolutions that code re-implementing a stage (`models.blockrun`, `trust.incremental`)
+    can compute from its kernel, pads and bias alone."""
+    m = stage.module
+    if stage.kind != "conv" or stage.stateful or type(m) is not nn.Conv:
+        return None
+    ones = (None, 1, (1, 1))
+    if (
+        len(m.kernel_size) != 2
+        or any(v not in ones for v in (m.strides, m.input_dilation, m.kernel_dilation))
+        or m.feature_group_count != 1
+        or m.mask is not None
+        or m.conv_general_dilated is not None  # the user's own convolution stays theirs
+        or m.dtype not in (None, jnp.float32)
+    ):
+        return None
+    padding = ((m.padding, m.padding),) * 2 if isinstance(m.padding, int) else m.padding
+    try:
+        pads = explicit_pads(padding, m.kernel_size)
+    except (TypeError, ValueError):  # a padding form flax resolves itself ("CIRCULAR", ...)
+        return None
+    return None if pads is None else (tuple(m.kernel_size), pads)  # type: ignore[return-value]
+
+
 def covered(lhs: jax.Array, rhs: jax.Array, window_strides: Sequence[int], padding: Any,
             lhs_dilation: Sequence[int] | None = None, rhs_dilation: Sequence[int] | None = None,
             dimension_numbers: Any = None, feature_group_count: int = 1,

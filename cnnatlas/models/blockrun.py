@@ -10,7 +10,7 @@ On TinyVGG a training step went from 11.6 to 10.7 ms (batch 128, 2-core CPU; ~8 
 attribution methods it measured no faster than `blockconv` alone (integrated gradients 2.56 vs
 2.43 ms per map), so the probes keep `Net.run` with `blockconv_spec`.
 
-A convolution stays in blocks when it is a plain `nn.Conv` that `blockconv.covered` takes, with
+A convolution stays in blocks when `blockconv.plain_conv` and `blockconv.covered` take it, with
 odd kernel sides and even output sides (an input already in blocks must also need no padding);
 everything else runs as in `Net.run` (under `blockconv_spec`). The values equal `Net.run`'s up to
 float summation order (tests/test_blockrun.py).
@@ -20,29 +20,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 from jax import lax
 
 from .base import ModelSpec, Stage, max_pool_2x2
-from .blockconv import block_kernel, blockconv_spec, covered, explicit_pads, from_blocks, to_blocks
+from .blockconv import block_kernel, blockconv_spec, covered, from_blocks, plain_conv, to_blocks
 
 _NHWC = ("NHWC", "HWIO", "NHWC")
-
-
-def _plain(module: Any) -> bool:
-    """An nn.Conv with nothing `run` would have to reproduce beyond kernel, padding and bias."""
-    return (
-        type(module) is nn.Conv
-        and module.strides in (1, (1, 1), None)
-        and module.input_dilation in (1, (1, 1), None)
-        and module.kernel_dilation in (1, (1, 1), None)
-        and module.feature_group_count == 1
-        and module.mask is None
-        and module.conv_general_dilated is None  # the user's own convolution stays theirs
-        and module.dtype in (None, jnp.float32)
-    )
 
 
 def _blocked_conv(stage: Stage, p: dict, a: jax.Array, size: tuple[int, int], blocked: bool):
@@ -51,13 +36,10 @@ def _blocked_conv(stage: Stage, p: dict, a: jax.Array, size: tuple[int, int], bl
     a: (h, w, C) pixels, or (h/2, w/2, 4C) blocks of a map of `size` when `blocked`."""
     m, kernel = stage.module, p["kernel"]
     kh, kw, c_in, _ = kernel.shape
-    padding = ((m.padding, m.padding),) * 2 if isinstance(m.padding, int) else m.padding
-    try:
-        pads = explicit_pads(padding, (kh, kw))
-    except (TypeError, ValueError):  # a padding form flax resolves itself ("CIRCULAR", ...)
-        pads = None
-    if not _plain(m) or pads is None or kh % 2 == 0 or kw % 2 == 0:
+    plain = plain_conv(stage)
+    if plain is None or kh % 2 == 0 or kw % 2 == 0:
         return None
+    pads = plain[1]
     probe = jax.ShapeDtypeStruct((1, *size, c_in), a.dtype)
     if not covered(probe, kernel, (1, 1), pads, dimension_numbers=_NHWC):
         return None

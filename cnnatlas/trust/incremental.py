@@ -15,12 +15,11 @@ values) at 1-pixel steps. The values equal the full forward pass up to float sum
 Measured on the 2-core CPU (100 samples, both curves; the full path run in the same process):
 1-pixel steps 4.8-5.1 s -> 1.5 s per map set (3.3×; 2.2-2.9 s with two levels). Since the full
 path runs `models.blockconv`'s faster convolutions (2.9-3.3 s at 1-pixel steps), the windows win
-by 1.7-2.1× at 1-pixel steps (bench_trust.py), 1.2× at 2, 1.1× at 3 and not at 4 (0.91 vs 0.92 s)
-or 8 (0.76 vs 0.54 s).
-Each step recomputes `step` windows one after another, so `deletion.curves` uses this for step
-<= MAX_STEP, on CPU (the
-accelerators' full batched forward passes are not sequential and were not measured against
-it), and for networks `geometry` accepts.
+by 1.7-2.1× at 1-pixel steps (bench_trust.py), 1.2× at 2, 1.1× at 3 and not at 4 (0.91 vs
+0.92 s) or 8 (0.76 vs 0.54 s). Each step recomputes `step` windows one after another, so
+`deletion.curves` uses this for step <= MAX_STEP, on CPU (the accelerators' full batched forward
+passes are not sequential and were not measured against it), and for networks `geometry`
+accepts.
 """
 
 from __future__ import annotations
@@ -28,7 +27,6 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from functools import partial
 
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -38,7 +36,7 @@ from .. import devices
 from ..batching import map_chunks
 from ..models import Net
 from ..models.base import max_pool_2x2, relu
-from ..models.blockconv import explicit_pads
+from ..models.blockconv import plain_conv
 
 MAX_STEP = 3  # pixels per step up to which windows beat full forward passes (docstring)
 
@@ -60,33 +58,16 @@ class Geometry:
     pads3: tuple[tuple[int, int], tuple[int, int]] = ((0, 0), (0, 0))
 
 
-def _plain_conv(stage) -> tuple[tuple[int, int], tuple] | None:
-    """(kernel size, pads) of a 2-D stride-1, undilated, ungrouped nn.Conv stage, else None."""
-    m = stage.module
-    if stage.kind != "conv" or not isinstance(m, nn.Conv) or len(m.kernel_size) != 2:
-        return None
-    ones = (None, 1, (1, 1))
-    if any(v not in ones for v in (m.strides, m.input_dilation, m.kernel_dilation)):
-        return None
-    try:
-        pads = explicit_pads(m.padding, m.kernel_size)
-    except (TypeError, ValueError):  # an int or a per-axis int: not worth a case of its own
-        pads = None
-    if m.feature_group_count != 1 or pads is None or stage.stateful:
-        return None
-    return tuple(m.kernel_size), pads  # type: ignore[return-value]
-
-
 def geometry(net: Net) -> Geometry | None:
     """The windows' geometry when `net` begins conv -> ReLU -> conv (plain ReLU, stride 1)."""
     st = net.spec.stages
     if len(st) < 4 or st[1].kind != "relu" or st[1].op is not relu:
         return None
-    one, two = _plain_conv(st[0]), _plain_conv(st[2])
+    one, two = plain_conv(st[0]), plain_conv(st[2])
     if one is None or two is None:
         return None
     g = Geometry(st[0].name, st[2].name, one[0], two[0], one[1], two[1])
-    three = _plain_conv(st[5]) if len(st) > 6 else None
+    three = plain_conv(st[5]) if len(st) > 6 else None
     if three and st[3].kind == "relu" and st[3].op is relu and st[4].op is max_pool_2x2:
         g = replace(g, third=st[5].name, k3=three[0], pads3=three[1])
     return g
