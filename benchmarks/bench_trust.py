@@ -50,7 +50,7 @@ def _maps(net, hparams: dict, xs: np.ndarray, preds: np.ndarray) -> dict[str, np
         fn_hp = {k: v for k, v in hp.items() if k not in ("layers", "classes")}
         for layer in hp.get("layers") or [None]:
             fn = batched_grid(PROBES[name], **fn_hp, **({"layer": layer} if layer else {}))
-            chunk = min(PROBES[name].chunk, 50)
+            chunk = min(PROBES[name].call_chunk(), 50)
             parts = [
                 fn(net, xs[i : i + chunk], preds[i : i + chunk, None], keys[i : i + chunk])
                 for i in range(0, len(xs), chunk)

@@ -31,10 +31,29 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def cpu_description() -> str:
+    """The CPU's model and widest vector extension ("AMD EPYC, AVX2"): hosts of one name differ
+    in it, and XLA:CPU's convolutions (and so every figure here) with them."""
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return platform.processor() or "?"
+    fields: dict[str, str] = {}
+    for line in info.splitlines():
+        key, _, value = line.partition(":")
+        fields.setdefault(key.strip(), value.strip())  # the first CPU's
+    model = fields.get("model name") or "?"
+    flags = set(fields.get("flags", "").split())
+    isa = next((n for f, n in (("avx512f", "AVX-512"), ("avx2", "AVX2"), ("avx", "AVX"))
+                if f in flags), "")  # fmt: skip
+    return f"{model}, {isa}" if isa else model
+
+
 def machine() -> dict:
     import jax
 
     return {
+        "cpu": cpu_description(),
         "cpu_count": os.cpu_count(),
         "platform": platform.platform(),
         "python": platform.python_version(),

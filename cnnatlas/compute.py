@@ -197,7 +197,8 @@ def run_attribution(
             keys = example_keys(ctx.seed, spec.name, miss, targets.shape[1])
             fn = batched_grid(spec, **hp)
             chunk = min(
-                spec.chunk, chunk_size(_bytes_per_example(ctx.net, targets.shape[1]), ctx.memory_mb)
+                spec.call_chunk(),
+                chunk_size(_bytes_per_example(ctx.net, targets.shape[1]), ctx.memory_mb),
             )
             xs = np.stack([s.x for s in miss])
             maps = map_chunks(lambda x, t, k: fn(ctx.net, x, t, k), [xs, targets, keys], chunk)

@@ -76,6 +76,10 @@ PROBES: dict[str, ProbeSpec] = {
         limits={"steps": (1, 100_000), "blur_sigma": (0.0, 1000.0)},
         paper="Sundararajan, Taly & Yan 2017, arXiv 1703.01365",
         chunk=8,
+        # one image per call on CPU: its (steps × targets) backward passes then stay in the
+        # caches; measured on a 2-core AVX2 host, 50 steps: 3.1 vs 4.6 ms per map (10 classes),
+        # 4.7 vs 6.0 (2 classes) at 8 images per call
+        cpu_chunk=1,
         diagnostics=completeness,
         diagnostic_names=("sum", "delta", "error"),
     ),

@@ -26,7 +26,9 @@ class ProbeSpec:
 
     kind: "attribution" (samples × classes -> (H, W) maps) or "activation" (samples -> stages).
     signed: drawn with a diverging colour map. version: bump when the maths changes (cache key).
-    defaults: hparams; a `layer` / `layers` hparam makes it layer-wise. chunk: max batch per call.
+    defaults: hparams; a `layer` / `layers` hparam makes it layer-wise. chunk: max batch per call;
+    cpu_chunk: a smaller one for XLA:CPU (`call_chunk`), where a call's working set should stay
+    in the CPU's caches.
     choices: allowed values of string hparams; limits: (min, max or None) of numeric ones. Both,
     and each value's type (that of its default; an int passes for a float), are checked before jit.
     diagnostics: optional `(net, x, target, map, **hparams) -> (D,) float32` numbers checked per
@@ -46,6 +48,7 @@ class ProbeSpec:
     defaults: dict[str, Any] = field(default_factory=dict)
     paper: str = ""
     chunk: int = 256
+    cpu_chunk: int | None = None
     choices: dict[str, tuple[Any, ...]] = field(default_factory=dict)
     limits: dict[str, tuple[float, float | None]] = field(default_factory=dict)
     diagnostics: Callable[..., jax.Array] | None = None
@@ -54,6 +57,12 @@ class ProbeSpec:
 
     def __hash__(self) -> int:  # dict field: hash by identity-stable parts
         return hash((self.name, self.fn, self.version))
+
+    def call_chunk(self) -> int:
+        """Samples per batched call at most: `cpu_chunk` on XLA:CPU when set, else `chunk`."""
+        if self.cpu_chunk is not None and jax.default_backend() == "cpu":
+            return self.cpu_chunk
+        return self.chunk
 
     def resolve(self, hparams: dict[str, Any], where: str) -> dict[str, Any]:
         """Defaults overlaid with user hparams; unknown names refused with the valid ones."""

@@ -134,7 +134,7 @@ def method_maps(
     """One batched call (probes.batched_grid, chunked as compute.run_attribution does): the maps
     (N, H, W) float32 of xs (N, H, W, C) for the targets grid[i, col[i]]."""
     fn = batched_grid(probe, **hp)
-    chunk = min(probe.chunk, chunk_size(_bytes_per_example(net, grid.shape[1]), memory_mb))
+    chunk = min(probe.call_chunk(), chunk_size(_bytes_per_example(net, grid.shape[1]), memory_mb))
     maps = map_chunks(lambda x, t, k: fn(net, x, t, k), [xs, grid, keys], chunk)
     return np.asarray(maps, np.float32)[np.arange(len(xs)), col]
 

@@ -167,3 +167,14 @@ def test_bad_hyperparameters_are_refused_before_jit(name, hparams, message):
 def test_an_int_passes_for_a_float_hyperparameter():
     hp = PROBES["occlusion"].resolve({"fill": 0}, "atlas.toml: probes.occlusion")
     assert hp["fill"] == 0.0 and isinstance(hp["fill"], float)
+
+
+@pytest.mark.parametrize("name", ATTRIBUTION)
+def test_call_chunk_is_cpu_chunk_on_cpu_else_chunk(name, monkeypatch):
+    spec = PROBES[name]
+    assert spec.chunk >= 1 and (spec.cpu_chunk is None or 1 <= spec.cpu_chunk <= spec.chunk)
+    cpu = spec.chunk if spec.cpu_chunk is None else spec.cpu_chunk
+    monkeypatch.setattr(jax, "default_backend", lambda: "cpu")
+    assert spec.call_chunk() == cpu
+    monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
+    assert spec.call_chunk() == spec.chunk
