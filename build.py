@@ -82,7 +82,13 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         print("cnnatlas: interrupted; the previous site is unchanged", file=sys.stderr)
-        return 130
+        # Exit now, without the interpreter's teardown: work JAX dispatched asynchronously can
+        # still be running on XLA's threads, and tearing down under it crashed the process
+        # (SIGSEGV after this message, on a loaded machine). Nothing is left to clean up here:
+        # the staging folder went in `build`'s finally and cache files are written atomically.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(130)
     print(report.summary())
     if args.zip:
         from cnnatlas.publish import write_zip
