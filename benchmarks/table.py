@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -291,9 +292,19 @@ def _date(name: str, result: dict) -> str:
     if "date" in result:
         return str(result["date"])
     p = RESULTS / f"{name}.json"
-    if p.exists():
-        return datetime.date.fromtimestamp(p.stat().st_mtime).isoformat()
-    return "?"
+    if not p.exists():
+        return "?"
+    # a clone's files all carry the clone's time: the last commit of an unchanged file says more
+    git = subprocess.run(
+        ["git", "log", "-1", "--format=%cs", "--", str(p)],
+        cwd=ROOT, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    changed = subprocess.run(
+        ["git", "diff", "--quiet", "HEAD", "--", str(p)], cwd=ROOT, check=False
+    ).returncode
+    if git.returncode == 0 and git.stdout.strip() and changed == 0:
+        return git.stdout.strip()
+    return datetime.date.fromtimestamp(p.stat().st_mtime).isoformat()
 
 
 def _fmt(v: object, unit: str) -> str:
