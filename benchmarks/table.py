@@ -13,6 +13,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Callable
+from functools import cache
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -294,7 +295,13 @@ def _date(name: str, result: dict) -> str:
     p = RESULTS / f"{name}.json"
     if not p.exists():
         return "?"
-    # a clone's files all carry the clone's time: the last commit of an unchanged file says more
+    return _committed_date(p) or datetime.date.fromtimestamp(p.stat().st_mtime).isoformat()
+
+
+@cache  # several rows read one file
+def _committed_date(p: Path) -> str | None:
+    """The last commit's date of `p` when the file is unchanged since: a clone's files all carry
+    the clone's time, so their mtime says nothing."""
     git = subprocess.run(
         ["git", "log", "-1", "--format=%cs", "--", str(p)],
         cwd=ROOT, capture_output=True, text=True, check=False,
@@ -302,9 +309,9 @@ def _date(name: str, result: dict) -> str:
     changed = subprocess.run(
         ["git", "diff", "--quiet", "HEAD", "--", str(p)], cwd=ROOT, check=False
     ).returncode
-    if git.returncode == 0 and git.stdout.strip() and changed == 0:
-        return git.stdout.strip()
-    return datetime.date.fromtimestamp(p.stat().st_mtime).isoformat()
+    if git.returncode != 0 or changed != 0:
+        return None
+    return git.stdout.strip() or None
 
 
 def _fmt(v: object, unit: str) -> str:
