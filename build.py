@@ -67,7 +67,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.base_url is not None:
             site_overrides["base_url"] = args.base_url
         cfg = load_config(args.config, {"site": site_overrides} if site_overrides else None)
-        enable_compilation_cache(args.cache / "jax")
+        # JAX's own variable, when set, names a cache shared with other projects or test runs
+        enable_compilation_cache(
+            Path(os.environ.get("JAX_COMPILATION_CACHE_DIR") or args.cache / "jax")
+        )
         if args.trace:
             import jax
 

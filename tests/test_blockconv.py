@@ -208,7 +208,8 @@ def test_blockconv_spec_same_parameters_and_function(name):
     x = jax.random.uniform(jax.random.key(1), (28, 28, 1))
     fast, ref = Net(params, fast_spec), Net(params, spec)
     np.testing.assert_allclose(fast.run(x), ref.run(x), rtol=1e-5, atol=1e-5)
-    g = [jax.grad(lambda x, n=n: n.run(x)[3])(x) for n in (fast, ref)]
+    # jitted: op by op, these gradients compiled dozens of small programs (~15 s a model)
+    g = [jax.jit(jax.grad(lambda x, n=n: n.run(x)[3]))(x) for n in (fast, ref)]
     np.testing.assert_allclose(g[0], g[1], rtol=1e-4, atol=1e-6)
     xs = jax.random.uniform(jax.random.key(2), (4, 28, 28, 1))
     ys = jnp.arange(4, dtype=jnp.int32)
@@ -217,7 +218,7 @@ def test_blockconv_spec_same_parameters_and_function(name):
         logits, _ = train_forward(p, s, xs)
         return optax.softmax_cross_entropy_with_integer_labels(logits, ys).mean()
 
-    gp = [jax.grad(loss)(params, s) for s in (fast_spec, spec)]
+    gp = [jax.jit(jax.grad(loss), static_argnums=1)(params, s) for s in (fast_spec, spec)]
     for a, b in zip(jax.tree.leaves(gp[0]), jax.tree.leaves(gp[1]), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5 * float(jnp.abs(b).max()) + 1e-8)
 

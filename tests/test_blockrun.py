@@ -56,15 +56,16 @@ def test_logits_and_gradients_equal_net_run(name):
     spec = SPECS[name]
     params = spec.init(jax.random.key(0))
     xs = jax.random.uniform(jax.random.key(1), (3, *spec.input_shape))
-    want = jax.vmap(Net(params, spec).run)(xs)
-    got = jax.vmap(lambda x: run(params, spec, x))(xs)
+    # jitted: op by op, the gradients below compiled dozens of small programs (~30 s a case)
+    want = jax.jit(jax.vmap(Net(params, spec).run))(xs)
+    got = jax.jit(jax.vmap(lambda x: run(params, spec, x)))(xs)
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5 * float(jnp.abs(want).max()))
 
     def loss(p, f):
         return jnp.sum(jnp.tanh(jax.vmap(f(p))(xs)) * jnp.arange(want.shape[-1])[None])
 
-    g_new = jax.grad(loss)(params, lambda p: lambda x: run(p, spec, x))
-    g_ref = jax.grad(loss)(params, lambda p: Net(p, spec).run)
+    g_new = jax.jit(jax.grad(lambda p: loss(p, lambda q: lambda x: run(q, spec, x))))(params)
+    g_ref = jax.jit(jax.grad(lambda p: loss(p, lambda q: Net(q, spec).run)))(params)
     for a, b in zip(jax.tree.leaves(g_new), jax.tree.leaves(g_ref), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5 * float(jnp.abs(b).max()) + 1e-8)
 
