@@ -17,7 +17,7 @@ import numpy as np
 
 from . import cache as cache_mod
 from . import devices, heap, prngkeys
-from .batching import chunk_size, map_chunks
+from .batching import chunk_size, map_chunks, sample_chunk
 from .cache import ArrayMemo, Cache, Entries
 from .models import Net
 from .probes import PROBES, ProbeSpec, batched, batched_diagnostics, batched_grid
@@ -149,10 +149,13 @@ def run_activations(ctx: ComputeContext, samples: list[Sample]) -> Artifacts:
         xs = np.stack([s.x for s in miss])
         zeros = np.zeros(len(miss), np.int32)
         keys = example_keys(ctx.seed, spec.name, miss, 1)[:, 0]
-        chunk = chunk_size(_bytes_per_example(ctx.net, 1), ctx.memory_mb)
+        chunk = sample_chunk(chunk_size(_bytes_per_example(ctx.net, 1), ctx.memory_mb))
         names = [*ctx.net.spec.stage_names, "probs"]
         cols = map_chunks(
-            lambda x, t, k: tuple(fn(ctx.net, x, t, k)[n] for n in names), [xs, zeros, keys], chunk
+            lambda x, t, k: tuple(fn(ctx.net, x, t, k)[n] for n in names),
+            [xs, zeros, keys],
+            chunk,
+            shrink=False,
         )
         return [{n: cols[j][i] for j, n in enumerate(names)} for i in range(len(miss))]
 
@@ -196,12 +199,14 @@ def run_attribution(
             )
             keys = example_keys(ctx.seed, spec.name, miss, targets.shape[1])
             fn = batched_grid(spec, **hp)
-            chunk = min(
+            chunk = sample_chunk(
                 spec.call_chunk(),
                 chunk_size(_bytes_per_example(ctx.net, targets.shape[1]), ctx.memory_mb),
             )
             xs = np.stack([s.x for s in miss])
-            maps = map_chunks(lambda x, t, k: fn(ctx.net, x, t, k), [xs, targets, keys], chunk)
+            maps = map_chunks(
+                lambda x, t, k: fn(ctx.net, x, t, k), [xs, targets, keys], chunk, shrink=False
+            )
             arts = [
                 {"maps": maps[i].astype(np.float32), "targets": targets[i]}
                 for i in range(len(miss))
@@ -209,7 +214,10 @@ def run_attribution(
             diagnose = batched_diagnostics(spec, **hp)  # e.g. IG completeness, stored with the maps
             if diagnose is not None:
                 diag = map_chunks(
-                    lambda x, t, m: diagnose(ctx.net, x, t, m), [xs, targets, maps], chunk
+                    lambda x, t, m: diagnose(ctx.net, x, t, m),
+                    [xs, targets, maps],
+                    chunk,
+                    shrink=False,
                 )
                 for art, d in zip(arts, diag, strict=True):
                     art["diagnostics"] = np.asarray(d, np.float32)

@@ -84,14 +84,6 @@ def test_rebuild_computes_nothing_and_is_byte_identical(tiny_build, tmp_path):
     assert tree_bytes(tmp_path / "again") == tree_bytes(site)
 
 
-def test_fresh_cache_gives_identical_site(tiny_build, tmp_path):
-    """Training, compute and rendering are deterministic: a cold build matches byte for byte."""
-    site, _, _ = tiny_build
-    report = build(load_config(TINY_CONFIG), tmp_path / "cold", tmp_path / "cache")
-    assert report.weights == "trained" and report.computed > 0
-    assert tree_bytes(tmp_path / "cold") == tree_bytes(site)
-
-
 def test_changed_hyperparameter_recomputes_only_that_method(tiny_build, tmp_path):
     _, cache, _ = tiny_build
     cfg = load_config(TINY_CONFIG, {"probes": {"gradcam": {"layers": ["conv_1_1"]}}})

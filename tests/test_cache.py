@@ -108,6 +108,34 @@ def test_cache_hits_second_time_and_misses_on_new_hparams(tiny_net, tmp_path):
     assert said == ["Activations: 0 of 1 samples", "Grad-CAM at conv_b: 0 of 1 samples"]
 
 
+def test_calls_see_one_batch_size_however_many_samples_miss(tiny_net, tmp_path, monkeypatch):
+    """A sample's cached artifacts must not depend on how many samples were missing when they
+    were computed (XLA:CPU rounds by batch size): 1, 5 or 20 misses, every batched call gets
+    SAMPLE_CHUNK samples, and a map computed alone equals the same map computed with others."""
+    from cnnatlas import compute
+    from cnnatlas.batching import SAMPLE_CHUNK
+
+    batches, real = [], compute.map_chunks
+
+    def spy(fn, arrays, chunk, **kw):
+        def seen(*a):
+            batches.append(len(a[0]))
+            return fn(*a)
+
+        return real(seen, arrays, chunk, **kw)
+
+    monkeypatch.setattr(compute, "map_chunks", spy)
+    hp = {"layers": ["conv_b"], "classes": "all"}
+    samples, maps = _samples(20), {}
+    for n in (1, 5, 20):
+        ctx = ComputeContext(Cache(tmp_path / str(n)), tiny_net, "w0", seed=0, memory_mb=64)
+        acts = run_activations(ctx, samples[:n])
+        maps[n] = run_attribution(ctx, PROBES["gradcam"], hp, samples[:n], acts)["conv_b"]
+    assert batches and set(batches) == {SAMPLE_CHUNK}
+    for n in (5, 20):
+        np.testing.assert_array_equal(maps[n]["s0"]["maps"], maps[1]["s0"]["maps"])
+
+
 def test_weights_change_misses(tiny_net, tmp_path):
     samples = _samples(2)
     a = ComputeContext(Cache(tmp_path), tiny_net, "w0", seed=0, memory_mb=64)
@@ -128,9 +156,9 @@ def test_misses_are_stored_group_by_group_and_read_back_lazily(tiny_net, tmp_pat
     monkeypatch.setattr(compute, "_bytes_per_example", lambda net, t: 2**20)  # 1 MiB each
     sizes, real = [], compute.map_chunks
 
-    def spy(fn, arrays, chunk):
+    def spy(fn, arrays, chunk, **kw):
         sizes.append(len(arrays[0]))
-        return real(fn, arrays, chunk)
+        return real(fn, arrays, chunk, **kw)
 
     monkeypatch.setattr(compute, "map_chunks", spy)
     ctx = ComputeContext(Cache(tmp_path / "b"), tiny_net, "w0", seed=0, memory_mb=2)

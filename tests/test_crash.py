@@ -54,6 +54,7 @@ def test_sigkill_keeps_previous_site_and_cache(tiny_build, tmp_path, phase):
     work_cache = tmp_path / "cache"
     if phase != "training":  # training needs a cold cache; the others reuse the weights
         shutil.copytree(cache, work_cache)
+    if phase == "compute":  # and the compute phase something to compute
         for d in ("activations", "gradcam", "evaluate"):
             shutil.rmtree(work_cache / d, ignore_errors=True)
     r = run_driver(KILLERS[phase], out, work_cache)
@@ -66,6 +67,8 @@ def test_sigkill_keeps_previous_site_and_cache(tiny_build, tmp_path, phase):
         "cache",
         "site",
     ]  # stale temp dirs removed
+    if phase == "training":  # the rebuild was a cold build: training, compute and rendering
+        assert report.weights == "trained" and report.computed > 0  # are deterministic
     if phase == "compute":
         assert report.cached >= 3  # the entries saved before the kill were reused
     if phase in ("render", "swap"):

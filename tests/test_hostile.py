@@ -34,7 +34,9 @@ NAMES = [
 ]
 
 
-@pytest.fixture(scope="module")
+# session scope: pytest runs the browser-parametrized tests apart from this module's others, and
+# a module-scoped site was built twice
+@pytest.fixture(scope="session")
 def hostile_site(tmp_path_factory, tiny_build):
     base = tmp_path_factory.mktemp("hostile")
     samples = base / "samples"

@@ -51,6 +51,9 @@ from ..probes.integrated_gradients import baseline_for
 from . import incremental
 
 CHUNK = 256  # images (or windowed curves) per call: 64..512 within 10 % for TinyVGG on 2 cores
+# Windowed curves per scan: always this many (padded; batching.SAMPLE_CHUNK says why), so 64,
+# the low end of that range, keeps a small sample set's padding cheap.
+CURVES_CHUNK = 64
 
 
 def step_grid(n_pixels: int, step: int) -> np.ndarray:
@@ -167,7 +170,8 @@ def curves(
     g = incremental.geometry(net)
     if g is not None and step <= incremental.MAX_STEP and jax.default_backend() == "cpu":
         order = np.argsort(ranks2.reshape(2 * n, -1), axis=1)
-        out = incremental.probs(net, g, a, b, incremental.updates(order, ks), targets2, chunk)
+        upd = incremental.updates(order, ks)
+        out = incremental.probs(net, g, a, b, upd, targets2, min(chunk, CURVES_CHUNK))
     else:
         out = _distinct_probs(net, a, b, ranks2, targets2, ks, chunk)
     return out[:n], out[n:], (ks / (h * w)).astype(np.float32)

@@ -198,10 +198,11 @@ def probs(
 ) -> np.ndarray:
     """(N, L + 1) float32: p(target) of each curve's start image b (N, H, W, C) and after each row
     of upd (N, L, s) (see `updates`) replaces those pixels with a's values; `chunk` curves (a
-    multiple of the device count) per scan."""
+    multiple of the device count) per scan, padded: a curve does not depend on the others."""
     if upd.shape[2] > 1:  # a third level per changed pixel costs more than conv 3 once a step
         g = replace(g, third=None)  # (measured: 0.7× at 4-pixel steps, 1.5× at 1-pixel steps)
     const = devices.replicate(net)
     return np.asarray(
-        map_chunks(lambda *xs: _batch(const, g, *xs), [a, b, upd, targets], chunk), np.float32
+        map_chunks(lambda *xs: _batch(const, g, *xs), [a, b, upd, targets], chunk, shrink=False),
+        np.float32,
     )

@@ -32,7 +32,7 @@ from flax import serialization
 
 from .. import cache as cache_mod
 from .. import devices
-from ..batching import chunk_size, map_chunks
+from ..batching import chunk_size, map_chunks, sample_chunk
 from ..compute import _bytes_per_example, cached_per_sample, example_keys
 from ..models import ModelSpec, Net
 from ..probes import PROBES, ProbeSpec, batched_grid
@@ -134,8 +134,10 @@ def method_maps(
     """One batched call (probes.batched_grid, chunked as compute.run_attribution does): the maps
     (N, H, W) float32 of xs (N, H, W, C) for the targets grid[i, col[i]]."""
     fn = batched_grid(probe, **hp)
-    chunk = min(probe.call_chunk(), chunk_size(_bytes_per_example(net, grid.shape[1]), memory_mb))
-    maps = map_chunks(lambda x, t, k: fn(net, x, t, k), [xs, grid, keys], chunk)
+    chunk = sample_chunk(
+        probe.call_chunk(), chunk_size(_bytes_per_example(net, grid.shape[1]), memory_mb)
+    )
+    maps = map_chunks(lambda x, t, k: fn(net, x, t, k), [xs, grid, keys], chunk, shrink=False)
     return np.asarray(maps, np.float32)[np.arange(len(xs)), col]
 
 
