@@ -7,6 +7,10 @@ PY := $(VENV)/bin/python
 DATASET := /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz
 APT := DEBIAN_FRONTEND=noninteractive apt-get
 ARGS ?=
+# Python writes the bytecode of what it imports (deps are installed with --no-compile, below).
+# Where the environment forbids it, every process of a build or a test run compiled jax, scipy
+# and scikit-learn from source again: ~4 s more per process on the 2-core host.
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: site test bench lint format deps test-deps clean
 

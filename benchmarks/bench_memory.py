@@ -1,10 +1,10 @@
 """Peak memory of the default site as the sample set grows (issue 10: ≤ 2 GB at 10,000 samples).
 
 Each point builds content/atlas.toml with `samples.per_class` = N in a child process and reads
-that child's own peak RSS (`os.wait4`): once as it computes the new samples' artifacts, once as
-a no-change rebuild (what holding the site's data costs). Points share one cache, so each point
-computes only the samples the previous ones lacked (the first also the one-off work: t-SNE,
-unit statistics, feature visualization of the test set).
+that child's own peak RSS (its VmHWM, `bench_atlas.run_build`): once as it computes the new
+samples' artifacts, once as a no-change rebuild (what holding the site's data costs). Points
+share one cache, so each point computes only the samples the previous ones lacked (the first also
+the one-off work: t-SNE, unit statistics, feature visualization of the test set).
 
 The extrapolation to 10,000 samples (reported as such when not measured): the rebuild peaks
 give the growth per sample of holding the site (a straight line through the last two points:

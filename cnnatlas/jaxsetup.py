@@ -66,6 +66,10 @@ def configure_precision(environ: MutableMapping[str, str] = os.environ) -> bool:
     """
     if "JAX_DEFAULT_MATMUL_PRECISION" in environ:
         return False
+    # in the environment too: a process this one starts (the tests' build drivers, a benchmark's
+    # builds) reads it there. Set in this process only, a child ran TF32 on a GPU and its cached
+    # maps differed from this process's (a GPU run of tests/test_crash.py)
+    environ["JAX_DEFAULT_MATMUL_PRECISION"] = "highest"
     jax.config.update("jax_default_matmul_precision", "highest")
     return True
 

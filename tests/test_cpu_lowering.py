@@ -50,10 +50,15 @@ def test_precision_is_full_float32_unless_the_user_chose():
         jax.config.update("jax_default_matmul_precision", None)
         assert not configure_precision({"JAX_DEFAULT_MATMUL_PRECISION": "tensorfloat32"})
         assert jax.config.jax_default_matmul_precision is None
-        assert configure_precision({})
+        env: dict[str, str] = {}
+        assert configure_precision(env)
+        assert env == {"JAX_DEFAULT_MATMUL_PRECISION": "highest"}  # what child processes read
     finally:
         jax.config.update("jax_default_matmul_precision", "highest")
     assert jax.config.jax_default_matmul_precision == "highest"
+    child = "import jax; print(jax.config.jax_default_matmul_precision)"  # conftest's environment
+    out = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "highest"
     # a convolution as the probes run it matches float64 to float32 rounding on any backend
     # (TF32 on a GPU is ~1e-3 off)
     rng = np.random.default_rng(1)
