@@ -18,7 +18,7 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 import numpy as np
-from common import RESULTS, ROOT, best_of, emit, peak_rss_mb
+from common import RESULTS, ROOT, best_of, emit, peak_rss_mb, proc_status_mb
 
 from cnnatlas.config import TrainConfig, load_config
 from cnnatlas.data import load_dataset
@@ -110,7 +110,7 @@ def run_build(build_py: Path, config: str, out: Path, cache: Path) -> tuple[floa
         # above every build read ≥ 1.3 GB
         hwm = 0.0
         while not (done := os.wait4(p.pid, os.WNOHANG))[0]:
-            hwm = max(hwm, vm_hwm_mb(p.pid))
+            hwm = max(hwm, proc_status_mb("VmHWM", p.pid))
             time.sleep(0.02)
         wall = time.perf_counter() - t
         _, status, usage = done
@@ -119,18 +119,6 @@ def run_build(build_py: Path, config: str, out: Path, cache: Path) -> tuple[floa
         if p.returncode:
             raise SystemExit(stderr.read())
         return wall, stdout.read(), hwm or usage.ru_maxrss / 1024  # (no /proc: ru_maxrss)
-
-
-def vm_hwm_mb(pid: int) -> float:
-    """A live process's peak resident set (VmHWM in /proc/<pid>/status) in MB; 0 if unknown."""
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:  # not Linux, or gone
-        pass
-    return 0.0
 
 
 def code_copy(dst: Path) -> Path:

@@ -23,14 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import ROOT, emit, peak_rss_mb
-
-
-def _rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+from common import ROOT, emit, peak_rss_mb, proc_status_mb
 
 
 def child(per_class: int, step: int) -> dict:
@@ -67,7 +60,7 @@ def child(per_class: int, step: int) -> dict:
         del xs, logits
         ctx = ComputeContext(Cache(Path(tmp) / "cache", warn=print), net,
                              prov.weights_sha256, cfg.seed, cfg.compute.memory_mb)  # fmt: skip
-        before = _rss_mb()
+        before = proc_status_mb("VmRSS")
         t = time.perf_counter()
         faithfulness.run_faithfulness(
             ctx, samples, preds, maps, step=step, blur_sigma=cfg.trust.blur_sigma

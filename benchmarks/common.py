@@ -31,6 +31,19 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def proc_status_mb(field: str, pid: int | str = "self") -> float:
+    """A memory line of /proc/<pid>/status ("VmRSS", "VmHWM": the peak) in MB; 0 if unknown
+    (not Linux, or the process is gone)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith(f"{field}:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
 def cpu_description() -> str:
     """The CPU's model and widest vector extension ("AMD EPYC, AVX2"): hosts of one name differ
     in it, and XLA:CPU's convolutions (and so every figure here) with them."""
