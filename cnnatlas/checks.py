@@ -7,7 +7,6 @@ from pathlib import Path
 
 from .config import Config
 from .errors import ConfigError, OutputError
-from .probes import PROBES
 
 
 def check_output(out: Path, cfg: Config) -> None:
@@ -39,6 +38,8 @@ def check_probes(
     cfg: Config, stage_names: tuple[str, ...], spatial: tuple[str, ...]
 ) -> dict[str, dict]:
     """Resolved hparams of the enabled probes; unknown probes, hparams and layers are refused."""
+    from .probes import PROBES  # imports JAX: not needed by check_output's callers (issue 10)
+
     where = f"{cfg.path}: probes"
     for name in cfg.probes:
         if name not in PROBES:

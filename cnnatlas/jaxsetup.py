@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import MutableMapping
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-import jax
+# JAX is not imported here (issue 10): a rebuild that only re-renders pages never imports it
+# (~1.3 s). Settings made before JAX is imported go through the environment variables JAX reads
+# when it is imported; after that, through jax.config.
 
 # XLA:CPU lowering choice (issue 10). jaxlib 0.10 hands convolutions and dots to YNNPACK/XNNPACK
 # fusions by default; for this project's narrow convolutions (10 channels, 3×3) their weight
@@ -70,16 +73,24 @@ def configure_precision(environ: MutableMapping[str, str] = os.environ) -> bool:
     # builds) reads it there. Set in this process only, a child ran TF32 on a GPU and its cached
     # maps differed from this process's (a GPU run of tests/test_crash.py)
     environ["JAX_DEFAULT_MATMUL_PRECISION"] = "highest"
-    jax.config.update("jax_default_matmul_precision", "highest")
+    if "jax" in sys.modules:  # imported already: it read the environment then
+        sys.modules["jax"].config.update("jax_default_matmul_precision", "highest")
     return True
 
 
 def enable_compilation_cache(folder: Path) -> None:
     """Persist compiled XLA programs under `folder`, so a rebuild does not recompile."""
     folder.mkdir(parents=True, exist_ok=True)
-    jax.config.update("jax_compilation_cache_dir", str(folder))
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
-    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    settings = {
+        "jax_compilation_cache_dir": str(folder),
+        "jax_persistent_cache_min_compile_time_secs": 0.0,
+        "jax_persistent_cache_min_entry_size_bytes": 0,
+    }
+    for name, value in settings.items():
+        if "jax" in sys.modules:
+            sys.modules["jax"].config.update(name, value)
+        else:  # read by `import jax` (each option's upper-case name)
+            os.environ[name.upper()] = str(value)
 
 
 _COMPILE_EVENTS = (
@@ -92,8 +103,9 @@ _listening = [False]
 
 
 def compile_seconds() -> float:
-    """Seconds spent tracing and compiling since the process started (0 until first asked)."""
-    if not _listening[0]:
+    """Seconds spent tracing and compiling since the process started (0 until first asked, and
+    while JAX is not imported: nothing can have compiled)."""
+    if not _listening[0] and "jax" in sys.modules:
         import jax.monitoring
 
         def on_event(event: str, duration: float, **_: object) -> None:

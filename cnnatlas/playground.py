@@ -24,14 +24,16 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .explaindata import pack
 from .images import LUTS
-from .models.base import ModelSpec
 from .samples import Sample
+
+if TYPE_CHECKING:  # not imported at run time: the pages read the paths below without JAX
+    from .models.base import ModelSpec
 
 GLOBAL = "CNNATLAS_PLAYGROUND"
 _HEAD = f"window.{GLOBAL} = window.{GLOBAL} || {{}};\n"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import posixpath
 from collections.abc import Callable
@@ -98,3 +99,11 @@ def render(env: jinja2.Environment, page: Page, common: dict[str, Any]) -> str:
         return template.render(**common, **page.context, page_url=page.url, url=linker(page.url))
     except jinja2.TemplateError as e:
         raise OutputError(f"{page.template} ({page.url})", f"template failed: {e}") from e
+
+
+def preload(env: jinja2.Environment) -> None:
+    """Compile every .html template now (one that fails to compile is left for `render` to
+    report, if a page uses it)."""
+    for name in env.list_templates(extensions=["html"]):
+        with contextlib.suppress(jinja2.TemplateError):
+            env.get_template(name)

@@ -69,7 +69,6 @@ class MethodInfo:
     hparams: tuple[tuple[str, Any], ...]  # resolved, as used in this build (job options included)
     classes: str  # "pred_true" or "all"
     diagnostic_names: tuple[str, ...] = ()
-    prose: str = ""  # Markdown from content/pages/methods/<name>.md ("" if none)
 
 
 @dataclass(frozen=True)

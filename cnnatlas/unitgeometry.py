@@ -7,11 +7,28 @@ a layer's maximizing images are one file and receptive-field crops need no files
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from . import images
+
+
+@dataclass(frozen=True)
+class ReceptiveField:
+    """size r, jump j (input pixels per output step) and the input coordinate of the centre of
+    output position 0 (may be fractional after an even-sized pool)."""
+
+    size: int
+    jump: int
+    start: float
+
+    def box(self, y: int, x: int, hw: tuple[int, int]) -> tuple[int, int, int, int]:
+        """Input window (y0, x0, y1, x1), end-exclusive and clipped to the image, of (y, x)."""
+        half = (self.size - 1) / 2
+        y0, x0 = round(self.start + y * self.jump - half), round(self.start + x * self.jump - half)
+        return max(0, y0), max(0, x0), min(hw[0], y0 + self.size), min(hw[1], x0 + self.size)
 
 
 def crop(

@@ -10,7 +10,6 @@ the class means of the rectified unit (mean over positions of max(a, 0)).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import partial
 
 import flax.linen as nn
@@ -23,6 +22,7 @@ from .batching import chunk_size
 from .errors import ModelError
 from .models import ModelSpec, Net
 from .models.base import max_pool_2x2
+from .unitgeometry import ReceptiveField
 
 UNIT_KINDS = ("conv", "dense")
 
@@ -30,22 +30,6 @@ UNIT_KINDS = ("conv", "dense")
 def unit_layers(spec: ModelSpec) -> tuple[str, ...]:
     """The stages whose units get pages: conv channels and dense units."""
     return spec.names_of(*UNIT_KINDS)
-
-
-@dataclass(frozen=True)
-class ReceptiveField:
-    """size r, jump j (input pixels per output step) and the input coordinate of the centre of
-    output position 0 (may be fractional after an even-sized pool)."""
-
-    size: int
-    jump: int
-    start: float
-
-    def box(self, y: int, x: int, hw: tuple[int, int]) -> tuple[int, int, int, int]:
-        """Input window (y0, x0, y1, x1), end-exclusive and clipped to the image, of (y, x)."""
-        half = (self.size - 1) / 2
-        y0, x0 = round(self.start + y * self.jump - half), round(self.start + x * self.jump - half)
-        return max(0, y0), max(0, x0), min(hw[0], y0 + self.size), min(hw[1], x0 + self.size)
 
 
 def _geometry(stage, where: str) -> tuple[int, int, int]:

@@ -12,7 +12,6 @@ import dataclasses
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,20 +25,10 @@ from .data import Dataset
 from .errors import ModelError
 from .models import ModelSpec, Net, check_params
 from .models.custom import read_weights
+from .provenance import Provenance
 from .train import predict, train
 
 TRAIN_VERSION = 1
-
-
-@dataclass(frozen=True)
-class Provenance:
-    key: str
-    config: dict[str, Any]
-    data_sha256: str
-    test_acc: float
-    history: list[dict[str, float]]
-    weights_sha256: str
-    source: str  # "trained", "cache", "shipped" or "given" (model.weights: never trained)
 
 
 def model_parts(spec: ModelSpec) -> dict[str, Any]:

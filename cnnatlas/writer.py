@@ -216,6 +216,57 @@ class SiteWriter:
         self.kept += 1
         fig.kept()
 
+    def outputs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(path hashes (N,) uint64, content digests (N, 16), figure keys (N, 16)) of the outputs
+        written so far, in order: what `carry` takes."""
+        n = len(self._keys)
+        return (
+            np.frombuffer(self._keys, np.uint64).copy(),
+            np.frombuffer(self._digests, np.uint8).reshape(n, 16).copy(),
+            np.frombuffer(self._figures, np.uint8).reshape(n, 16).copy(),
+        )
+
+    def carry(self, keys: np.ndarray, digests: np.ndarray, figures: np.ndarray) -> bool:
+        """Keep outputs of an earlier build (`outputs()` then) as they are live, without their
+        bytes (issue 10: a rebuild whose site model is unchanged). All or nothing: True if every
+        one is in the manifest with these bytes and figure key and its live file is untouched
+        since (its recorded stat, read in one walk of the folder); else nothing is kept."""
+        old = self._old
+        if old is None or len(old.keys) == 0:
+            return False
+        rows = np.minimum(np.searchsorted(old.keys, keys), len(old.keys) - 1)
+        if not (
+            np.array_equal(old.keys[rows], keys)
+            and np.array_equal(old.digests[rows], digests)
+            and np.array_equal(old.figures[rows], figures)
+        ):
+            return False
+        order = np.argsort(keys, kind="stable")
+        wanted, recorded = keys[order], old.stats[rows[order]]
+        found = size = 0
+        for rel, entries, _ in walk(self._out):  # links are not followed: a file below one
+            files = [e for e in entries if e.is_file(follow_symlinks=False)]  # is not found
+            if not files or not len(wanted):
+                continue
+            hashes = np.fromiter((path_hash(rel + e.name) for e in files), np.uint64, len(files))
+            at = np.minimum(np.searchsorted(wanted, hashes), len(wanted) - 1)
+            hit = np.flatnonzero(wanted[at] == hashes)
+            stats = [files[j].stat(follow_symlinks=False) for j in hit.tolist()]
+            live = np.fromiter(map(stat_fingerprint, stats), np.uint64, len(stats))
+            if not np.array_equal(live, recorded[at[hit]]):
+                return False
+            found += len(stats)
+            size += sum(st.st_size for st in stats)
+        if found != len(keys):
+            return False
+        self._keys.frombytes(np.ascontiguousarray(keys, np.uint64).tobytes())
+        self._digests += np.ascontiguousarray(digests).tobytes()
+        self._figures += np.ascontiguousarray(figures).tobytes()
+        self._stats.frombytes(np.ascontiguousarray(old.stats[rows], np.uint64).tobytes())
+        self.kept += len(keys)
+        self.bytes += size
+        return True
+
     def copy_tree(self, src: Path, rel: str) -> None:
         for f in sorted(Path(src).rglob("*")):
             if f.is_file():

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..attrcells import SCOPES
-from ..content import Prose, render_markdown  # the one Markdown renderer of the site
+from ..content import render_markdown  # the one Markdown renderer of the site
 from ..render import Page
 from ..site import MethodInfo, Site, Variant, img_path
 from ..trust import curves, leaderboard
@@ -52,9 +52,10 @@ LEADERBOARD_COLUMNS: tuple[Column, ...] = (
 )  # fmt: skip
 
 
-def method_info(spec: Any, hparams: dict[str, Any], prose: Prose | None) -> MethodInfo:
-    """A registry entry (ProbeSpec) and its resolved hparams as plain values, with its prose
-    (content/pages/methods/<name>.md, see content.load_prose)."""
+def method_info(spec: Any, hparams: dict[str, Any]) -> MethodInfo:
+    """A registry entry (ProbeSpec) and its resolved hparams as plain values. Its prose
+    (content/pages/methods/<name>.md) is site.extra["method_prose"][name]: read by every build,
+    not kept in the site model (issue 10)."""
     return MethodInfo(
         name=spec.name,
         title=spec.title,
@@ -64,7 +65,6 @@ def method_info(spec: Any, hparams: dict[str, Any], prose: Prose | None) -> Meth
         hparams=tuple(sorted((k, _plain(v)) for k, v in hparams.items())),
         classes=hparams.get("classes", "pred_true"),
         diagnostic_names=tuple(spec.diagnostic_names),
-        prose=prose.text if prose else "",
     )
 
 
@@ -163,6 +163,7 @@ def pages(site: Site) -> Iterator[Page]:
         },
     )
     known = site.extra.get("page_urls")
+    prose: dict[str, str] = site.extra.get("method_prose", {})  # Markdown, by method name
     for m in methods:
         url = site.url_for("method", m.name)
         mine = [v for v in variants if v.method.name == m.name]
@@ -180,7 +181,7 @@ def pages(site: Site) -> Iterator[Page]:
             {
                 "title": m.title,
                 "method": m,
-                "prose": render_markdown(m.prose, url, known) if m.prose else "",
+                "prose": render_markdown(prose[m.name], url, known) if prose.get(m.name) else "",
                 "variants": mine,
                 "gallery": gallery,
                 "total": len(site.samples),
