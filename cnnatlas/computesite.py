@@ -4,7 +4,7 @@ calls it unless the site model of the last build can be reused (sitemodel.py, is
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +25,7 @@ from .checks import check_probes
 from .compute import ComputeContext, evaluate_test_set, run_activations, run_attribution
 from .config import Config
 from .data import Dataset
+from .figcache import Figure
 from .models import defaults as model_defaults
 from .models import make_spec
 from .pages import explain as explain_page
@@ -38,7 +39,7 @@ from .trust import curves as trust_curves
 from .trust import faithfulness, sanity, sanity_site
 from .ui import UI
 from .weights import load_or_train
-from .writer import ImageSink, SiteWriter
+from .writer import SiteWriter
 
 
 def compute_site(
@@ -220,3 +221,27 @@ def compute_site(
         figs.stop()
     lap("figures")
     return site
+
+
+class ImageSink:
+    """Writes (path, bytes) pairs as they arrive and only counts them (issue 10: memory), with
+    the list methods the figure code used to fill a list of every PNG of the site."""
+
+    def __init__(self, writer: SiteWriter, items: Iterable[tuple[str, bytes]] = ()) -> None:
+        self.writer = writer
+        self.count = 0
+        self.extend(items)
+
+    def extend(self, items: Iterable[tuple[str, bytes | Figure]]) -> None:
+        for path, blob in items:
+            if isinstance(blob, Figure):
+                self.writer.write_figure(path, blob)
+            else:
+                self.writer.write(path, blob)
+            self.count += 1
+
+    def append(self, item: tuple[str, bytes | Figure]) -> None:
+        self.extend((item,))
+
+    def __len__(self) -> int:
+        return self.count

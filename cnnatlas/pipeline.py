@@ -1,4 +1,8 @@
-"""build(): config -> data -> model -> samples -> compute (cached) -> site model -> pages."""
+"""build(): config -> data -> site model -> pages.
+
+The site model is the last build's when nothing it depends on changed (sitemodel.py: a template
+or prose edit re-renders pages only, without importing JAX); else computesite.py makes it:
+model -> samples -> compute (cached) -> Site and its figure files."""
 
 from __future__ import annotations
 

@@ -118,3 +118,26 @@ def record_stats(root: str, sorted_keys: np.ndarray, order: np.ndarray, stats) -
         if entries:
             idx = np.searchsorted(sorted_keys, [path_hash(rel + e.name) for e in entries])
             stats[order[idx]] = [stat_fingerprint(e.stat(follow_symlinks=False)) for e in entries]
+
+
+def untouched_size(root: str, keys: np.ndarray, fingerprints: np.ndarray) -> int | None:
+    """Total size of the live files with these path hashes if each one is there and has its
+    recorded stat fingerprint (one walk of the folder; links are not followed, so a file below
+    one is not found); None otherwise."""
+    order = np.argsort(keys, kind="stable")
+    wanted, recorded = keys[order], fingerprints[order]
+    found = size = 0
+    for rel, entries, _ in walk(root):
+        files = [e for e in entries if e.is_file(follow_symlinks=False)]
+        if not files or not len(wanted):
+            continue
+        hashes = np.fromiter((path_hash(rel + e.name) for e in files), np.uint64, len(files))
+        at = np.minimum(np.searchsorted(wanted, hashes), len(wanted) - 1)
+        hit = np.flatnonzero(wanted[at] == hashes)
+        stats = [files[j].stat(follow_symlinks=False) for j in hit.tolist()]
+        live = np.fromiter(map(stat_fingerprint, stats), np.uint64, len(stats))
+        if not np.array_equal(live, recorded[at[hit]]):
+            return None
+        found += len(stats)
+        size += sum(st.st_size for st in stats)
+    return size if found == len(keys) else None

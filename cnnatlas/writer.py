@@ -43,7 +43,6 @@ import shutil
 import stat
 import tempfile
 from array import array
-from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -51,7 +50,15 @@ import numpy as np
 from .cache import _umask
 from .errors import OutputError
 from .figcache import Figure
-from .sitefolder import move_staged, record_stats, remove_stale, remove_unwritten, swap, walk
+from .sitefolder import (
+    move_staged,
+    record_stats,
+    remove_stale,
+    remove_unwritten,
+    swap,
+    untouched_size,
+    walk,
+)
 from .sitemanifest import Manifest, manifest_path, path_hash, save_manifest, stat_fingerprint
 
 _TWICE = "two outputs for one path; each page and image needs its own"
@@ -241,23 +248,8 @@ class SiteWriter:
             and np.array_equal(old.figures[rows], figures)
         ):
             return False
-        order = np.argsort(keys, kind="stable")
-        wanted, recorded = keys[order], old.stats[rows[order]]
-        found = size = 0
-        for rel, entries, _ in walk(self._out):  # links are not followed: a file below one
-            files = [e for e in entries if e.is_file(follow_symlinks=False)]  # is not found
-            if not files or not len(wanted):
-                continue
-            hashes = np.fromiter((path_hash(rel + e.name) for e in files), np.uint64, len(files))
-            at = np.minimum(np.searchsorted(wanted, hashes), len(wanted) - 1)
-            hit = np.flatnonzero(wanted[at] == hashes)
-            stats = [files[j].stat(follow_symlinks=False) for j in hit.tolist()]
-            live = np.fromiter(map(stat_fingerprint, stats), np.uint64, len(stats))
-            if not np.array_equal(live, recorded[at[hit]]):
-                return False
-            found += len(stats)
-            size += sum(st.st_size for st in stats)
-        if found != len(keys):
+        size = untouched_size(self._out, keys, old.stats[rows])
+        if size is None:
             return False
         self._keys.frombytes(np.ascontiguousarray(keys, np.uint64).tobytes())
         self._digests += np.ascontiguousarray(digests).tobytes()
@@ -324,27 +316,3 @@ class SiteWriter:
 
     def abort(self) -> None:
         shutil.rmtree(self.tmp, ignore_errors=True)
-
-
-class ImageSink:
-    """Writes (path, bytes) pairs as they arrive and only counts them (issue 10: memory), with
-    the list methods the figure code used to fill a list of every PNG of the site."""
-
-    def __init__(self, writer: SiteWriter, items: Iterable[tuple[str, bytes]] = ()) -> None:
-        self.writer = writer
-        self.count = 0
-        self.extend(items)
-
-    def extend(self, items: Iterable[tuple[str, bytes | Figure]]) -> None:
-        for path, blob in items:
-            if isinstance(blob, Figure):
-                self.writer.write_figure(path, blob)
-            else:
-                self.writer.write(path, blob)
-            self.count += 1
-
-    def append(self, item: tuple[str, bytes | Figure]) -> None:
-        self.extend((item,))
-
-    def __len__(self) -> int:
-        return self.count
