@@ -10,6 +10,7 @@ import dataclasses
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 from . import __version__, forkrender, publish, search, sitemodel
 from .buildreport import BuildReport
@@ -56,26 +57,21 @@ def build(cfg: Config, out: Path, cache_dir: Path, ui: UI | None = None) -> Buil
         ui.info(f"{phase}: {now - clock:.1f}s (compile {comp - compiled:.1f}s)")
         clock, compiled = now, comp
 
-    data = load_dataset(cfg.dataset, cache_dir)  # issue 10: hash memoized, train split lazy
+    data = load_dataset(cfg.dataset, cache_dir).first_test(cfg.compute.test_limit)
     for line in data.warnings:  # files of an image folder that were skipped (issue 13)
         ui.warn(f"dataset: {line}")
-    if cfg.compute.test_limit:
-        n = cfg.compute.test_limit
-        data = dataclasses.replace(
-            data,
-            test_x=data.test_x[:n],
-            test_y=data.test_y[:n],
-            test_sources=data.test_sources[:n],
-        )
     reading = load_reading(reading_file(cfg.path.parent), ui.warn)  # content errors first
     concepts = load_prose("concepts", cfg.path.parent)
     method_prose = load_prose("methods", cfg.path.parent)
     key = sitemodel.input_key(cfg, data.sha256)
+    # issue 10: hash memoized, training images read only if used; `_site` takes the dataset out
+    # of the box, so that only the computing frame holds it (and drops its training images)
+    box, data = [data], None
 
     writer = SiteWriter(out, cache_dir)  # issue 10: rewrites only changed files
     fresh = None
     try:
-        site, fresh = _site(cfg, data, out, cache_dir, ui, writer, report, key, lap)
+        site, fresh = _site(cfg, box, out, cache_dir, ui, writer, report, key, lap)
         site.extra.update(reading=reading, reading_by_page=reading.by_page())
         site.extra["concepts"] = concepts
         site.extra["method_prose"] = {name: prose.text for name, prose in method_prose.items()}
@@ -129,7 +125,7 @@ def build(cfg: Config, out: Path, cache_dir: Path, ui: UI | None = None) -> Buil
 
 def _site(
     cfg: Config,
-    data: Dataset,
+    box: list[Dataset],
     out: Path,
     cache_dir: Path,
     ui: UI,
@@ -137,7 +133,7 @@ def _site(
     report: BuildReport,
     key: str | None,
     lap: Callable[[str], None],
-) -> tuple[Site, Path | None]:
+) -> tuple[Site, BinaryIO | None]:
     """The site model: the last build's if its inputs are the same (`key`) and the files drawn
     from it are still live and untouched (then JAX is never imported), else computed (with the
     SiteModel staged, to keep once the site is committed; None where it cannot be keyed)."""
@@ -158,7 +154,7 @@ def _site(
     from .computesite import compute_site  # imports JAX
 
     n_warnings = len(ui.warnings)
-    site = compute_site(cfg, data, cache_dir, ui, writer, report, lap)
+    site = compute_site(cfg, box.pop(), cache_dir, ui, writer, report, lap)
     keys, digests, figures = writer.outputs()  # the files drawn from the site model
     if key is None:
         return site, None
@@ -176,4 +172,4 @@ def _site(
         digests=digests,
         figures=figures,
     )
-    return site, sitemodel.stage(cache_dir, out, key, fresh)  # before the pages add to it
+    return site, sitemodel.stage(key, fresh)  # now: before the pages add to site.extra

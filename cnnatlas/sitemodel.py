@@ -24,14 +24,16 @@ import importlib.util
 import json
 import os
 import pickle
+import shutil
 import tempfile
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
+from .cache import atomic_write
 from .config import Config
 from .site import Site
 
@@ -134,32 +136,30 @@ def snapshot_path(cache_dir: Path, out: Path) -> Path:
     return Path(cache_dir) / FOLDER / f"{name}.pickle"
 
 
-def stage(cache_dir: Path, out: Path, key: str, model: SiteModel) -> Path:
-    """Write `model` next to its place (a JSON head line, then the pickle), for `keep` once the
-    site is committed or `discard`: held on disk, not in memory, while the pages render."""
-    path = snapshot_path(cache_dir, out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    for old in path.parent.glob(f".{path.name}.*.tmp"):  # left by killed builds
-        old.unlink(missing_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+def stage(key: str, model: SiteModel) -> BinaryIO:
+    """`model` written to an anonymous temporary file (a JSON head line, then the pickle), for
+    `keep` once the site is committed or `discard`: held on disk, not in memory, while the pages
+    render, and gone with the process if the build is killed."""
+    f = tempfile.TemporaryFile()
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(json.dumps({"version": VERSION, "key": key}).encode() + b"\n")
-            pickle.dump(model, f, protocol=pickle.HIGHEST_PROTOCOL)
+        f.write(json.dumps({"version": VERSION, "key": key}).encode() + b"\n")
+        pickle.dump(model, f, protocol=pickle.HIGHEST_PROTOCOL)
     except BaseException:
-        os.unlink(tmp)
+        f.close()
         raise
-    return Path(tmp)
+    return f
 
 
-def keep(staged: Path, cache_dir: Path, out: Path) -> None:
-    """Make a staged SiteModel the site model of `out` (replacing the one there)."""
-    os.replace(staged, snapshot_path(cache_dir, out))
+def keep(staged: BinaryIO, cache_dir: Path, out: Path) -> None:
+    """Make a staged SiteModel the site model of `out` (written atomically over the one there)."""
+    staged.seek(0)
+    atomic_write(snapshot_path(cache_dir, out), lambda f: shutil.copyfileobj(staged, f))
+    staged.close()
 
 
-def discard(staged: Path | None) -> None:
+def discard(staged: BinaryIO | None) -> None:
     if staged is not None:
-        staged.unlink(missing_ok=True)
+        staged.close()
 
 
 def load(cache_dir: Path, out: Path, key: str | None) -> SiteModel | None:

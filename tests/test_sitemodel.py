@@ -21,13 +21,15 @@ def _tree(root) -> dict[str, bytes]:
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
 
 
-@pytest.fixture
-def built(tiny_build, tmp_path):
+@pytest.fixture(scope="module")
+def built(tiny_build, tmp_path_factory):
     """A copy of the session's cache and a build into a new folder with it (which keeps its
-    site model): (site folder, cache folder, the site's files)."""
-    cache = tmp_path / "cache"
+    site model): (site folder, cache folder, the site's files). The tests below run in file
+    order; each leaves the folder as this build made it, but the last."""
+    tmp = tmp_path_factory.mktemp("sitemodel")
+    cache = tmp / "cache"
     shutil.copytree(tiny_build[1], cache)
-    out = tmp_path / "site"
+    out = tmp / "site"
     first = pipeline.build(load_config(TINY_CONFIG), out, cache)
     assert "compute" in first.seconds  # a new folder has no manifest: nothing to reuse
     assert list((cache / sitemodel.FOLDER).glob("*.pickle"))
@@ -56,17 +58,6 @@ def test_rebuild_reuses_the_site_model_without_jax(built, tiny_build):
     assert _tree(out) == before == _tree(tiny_build[0])
 
 
-def test_a_changed_input_is_computed_again(built):
-    """A config change is a new key: the site is computed (from the artifact cache) again."""
-    out, cache, _ = built
-    cfg = load_config(TINY_CONFIG, {"site": {"title": "Another <title>"}})
-    report = pipeline.build(cfg, out, cache)
-    assert "compute" in report.seconds and "site model" not in report.seconds
-    assert "Another &lt;title&gt;" in (out / "index.html").read_text()
-    again = pipeline.build(cfg, out, cache)  # and that site model is reused in turn
-    assert "site model" in again.seconds
-
-
 def test_an_edited_live_figure_is_drawn_again(built):
     """A file of the site changed by hand since the last build: nothing of the site model's
     files is trusted, the site is computed again and the file restored."""
@@ -76,6 +67,18 @@ def test_an_edited_live_figure_is_drawn_again(built):
     report = pipeline.build(load_config(TINY_CONFIG), out, cache)
     assert "compute" in report.seconds
     assert _tree(out) == before
+
+
+def test_a_changed_input_is_computed_again(built):
+    """A config change is a new key: the site is computed (from the artifact cache) again.
+    (Last: it leaves the folder built with that config.)"""
+    out, cache, _ = built
+    cfg = load_config(TINY_CONFIG, {"site": {"title": "Another <title>"}})
+    report = pipeline.build(cfg, out, cache)
+    assert "compute" in report.seconds and "site model" not in report.seconds
+    assert "Another &lt;title&gt;" in (out / "index.html").read_text()
+    again = pipeline.build(cfg, out, cache)  # and that site model is reused in turn
+    assert "site model" in again.seconds
 
 
 def test_input_key_follows_every_input(tmp_path):

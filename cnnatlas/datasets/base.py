@@ -70,6 +70,14 @@ class Dataset:
     def input_shape(self) -> tuple[int, int, int]:
         return tuple(self.test_x.shape[1:])  # type: ignore[return-value]
 
+    def first_test(self, n: int) -> Dataset:
+        """This dataset with its first n test images only (`compute.test_limit`; 0: all)."""
+        if not n:
+            return self
+        x, y, sources = self.test_x[:n], self.test_y[:n], self.test_sources[:n]
+        train_x = self.__dict__[_TRAIN_X.slot]  # its loader, if not read: not read now either
+        return dataclasses.replace(self, train_x=train_x, test_x=x, test_y=y, test_sources=sources)
+
     def without_training_split(self) -> Dataset:
         """This dataset with empty training arrays, not loading them if they were not read: what
         a build keeps once the model and every computation are done (issue 10: 188 MB of
