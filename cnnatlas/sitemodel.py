@@ -172,6 +172,6 @@ def load(cache_dir: Path, out: Path, key: str | None) -> SiteModel | None:
             if head != {"version": VERSION, "key": key}:
                 return None
             model = pickle.load(f)
-    except (OSError, ValueError, EOFError, pickle.UnpicklingError, AttributeError, ImportError):
+    except Exception:  # whatever a damaged file raises: a miss, computed again
         return None
     return model if isinstance(model, SiteModel) else None

@@ -166,3 +166,26 @@ def test_fork_render_writes_every_page_once_as_one_process_does():
     assert runs["2 -1"] == runs["3 -1"] == ok
     for n in (1, 2, 3):  # page 5 is a worker's in both n = 2 and n = 3
         assert runs[f"{n} 5"][2] == "template failed on p5.html"
+
+
+def test_saved_site_model_loads_only_whole_and_under_its_key(tmp_path):
+    """A kept site model reads back equal; another key, a damaged file or none is a miss."""
+    import numpy as np
+
+    from cnnatlas.site import Site
+
+    site = Site("t", "", [], [], [], {}, [], {}, [], 5, extra={"x": np.arange(3)})
+    keys = np.array([3, 1], np.uint64)
+    marks = np.zeros((2, 16), np.uint8)
+    model = sitemodel.SiteModel(site, {"images": 2}, ["w"], keys, marks, marks + 1)
+    out, cache = tmp_path / "site", tmp_path / "cache"
+    assert sitemodel.load(cache, out, "k") is None  # none kept
+    sitemodel.keep(sitemodel.stage("k", model), cache, out)
+    got = sitemodel.load(cache, out, "k")
+    assert got.site.title == "t" and got.report == {"images": 2} and got.warnings == ["w"]
+    assert np.array_equal(got.keys, keys) and np.array_equal(got.figures, marks + 1)
+    assert np.array_equal(got.site.extra["x"], np.arange(3))
+    assert sitemodel.load(cache, out, "other") is None and sitemodel.load(cache, out, None) is None
+    path = sitemodel.snapshot_path(cache, out)
+    path.write_bytes(path.read_bytes()[:-20])  # cut short
+    assert sitemodel.load(cache, out, "k") is None
