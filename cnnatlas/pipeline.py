@@ -153,6 +153,7 @@ def _site(
         return site, None
     from .computesite import compute_site  # imports JAX
 
+    compile_seconds()  # count JAX's tracing and compiling from here on
     n_warnings = len(ui.warnings)
     site = compute_site(cfg, box.pop(), cache_dir, ui, writer, report, lap)
     keys, digests, figures = writer.outputs()  # the files drawn from the site model
