@@ -22,7 +22,6 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
-import os
 import pickle
 import shutil
 import tempfile
@@ -36,6 +35,7 @@ import numpy as np
 from .cache import atomic_write
 from .config import Config
 from .site import Site
+from .sitemanifest import manifest_path
 
 VERSION = 1
 FOLDER = "sitemodels"  # <cache>/sitemodels/<hash of the output path>.pickle
@@ -132,8 +132,8 @@ def input_key(cfg: Config, data_sha256: str) -> str | None:
 
 
 def snapshot_path(cache_dir: Path, out: Path) -> Path:
-    name = hashlib.sha256(os.fsencode(Path(out).resolve())).hexdigest()[:16]
-    return Path(cache_dir) / FOLDER / f"{name}.pickle"
+    """Named as the manifest of `out` (one per output folder)."""
+    return Path(cache_dir) / FOLDER / f"{manifest_path(cache_dir, out).stem}.pickle"
 
 
 def stage(key: str, model: SiteModel) -> BinaryIO:
