@@ -86,24 +86,31 @@ def compute_site(
         ctx = ComputeContext(
             cache, net, prov.weights_sha256, cfg.seed, cfg.compute.memory_mb, status=say
         )
-        acts = run_activations(ctx, samples)  # read from the cache per sample when used (issue 10)
-        probs = {s.id: {"probs": acts[s.id]["probs"]} for s in samples}  # all most steps need
-        # every attribution method listed in the config ([probes.<name>]), in registry order
-        enabled = [n for n, sp in PROBES.items() if sp.kind == "attribution" and n in cfg.probes]
-        attributions = {
-            n: run_attribution(ctx, PROBES[n], hparams[n], samples, probs) for n in enabled
-        }
-        faith = faithfulness.evaluate(ctx, cfg.trust, samples, probs, attributions)  # issue 12
-        checks = sanity.evaluate(
-            ctx, cfg, spec, data, samples, probs, attributions, hparams, cache_dir
-        )
-        ctx.release_memory()  # the programs so far are done with: lower the base for what follows
-        test = evaluate_test_set(ctx, data.test_x, data.test_y, data.sha256)
-        maps = layout.run_layouts(ctx, data.test_x, data.test_y, data.sha256, cfg.maps)  # t-SNE
-        unit_fv = featurevis.run_featurevis(ctx, cfg.featurevis)  # issue 5: maximizing images
-        unit_stats = featurevis.run_unit_stats(
-            ctx, data.test_x, data.test_y, data.sha256, cfg.featurevis.examples
-        )
+        # the t-SNE maps compute in background threads from here on (layout.PendingLayouts)
+        pending_maps = layout.start_layouts(ctx, data.test_x, data.test_y, data.sha256, cfg.maps)
+        try:
+            acts = run_activations(ctx, samples)  # read from the cache per sample when used
+            probs = {s.id: {"probs": acts[s.id]["probs"]} for s in samples}  # all most steps need
+            # every attribution method listed in the config ([probes.<name>]), in registry order
+            enabled = [
+                n for n, sp in PROBES.items() if sp.kind == "attribution" and n in cfg.probes
+            ]
+            attributions = {
+                n: run_attribution(ctx, PROBES[n], hparams[n], samples, probs) for n in enabled
+            }
+            faith = faithfulness.evaluate(ctx, cfg.trust, samples, probs, attributions)  # issue 12
+            checks = sanity.evaluate(
+                ctx, cfg, spec, data, samples, probs, attributions, hparams, cache_dir
+            )
+            ctx.release_memory()  # the programs so far are done with: lower the base for the rest
+            test = evaluate_test_set(ctx, data.test_x, data.test_y, data.sha256)
+            unit_fv = featurevis.run_featurevis(ctx, cfg.featurevis)  # issue 5: maximizing images
+            unit_stats = featurevis.run_unit_stats(
+                ctx, data.test_x, data.test_y, data.sha256, cfg.featurevis.examples
+            )
+            maps = pending_maps.result()
+        finally:
+            pending_maps.cancel()  # a build that failed stops its layouts
     report.computed = sum(c for c, _ in ctx.counts.values())
     report.cached = sum(c for _, c in ctx.counts.values())
     report.compute_seconds = dict(ctx.seconds)

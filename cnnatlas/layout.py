@@ -7,18 +7,15 @@ FFT-accelerated interpolation, Linderman et al. 2019) or scikit-learn (Barnes-Hu
 PCA initialization and a fixed seed. Each layout is cached by weights hash, layer, hparams and
 data hash, like every artifact.
 
-Quality (stored with the layout, shown on the page):
-- `knn_2d` / `knn_features`: 10-nearest-neighbour class agreement, the mean share of a point's
-  10 nearest neighbours (itself excluded) with its true class, in 2-D and in the original space;
-- `vote_2d` / `vote_features`: leave-one-out 10-NN classifier accuracy (majority vote);
-- `trustworthiness`: Venna & Kaski (2001), equal to `sklearn.manifold.trustworthiness` with
-  n_neighbors=10, computed in row chunks so that 10,000 points need no N×N matrix.
+Quality (stored with the layout, shown on the page): `layoutquality.py`. The layouts run in
+background threads (`start_layouts`) while the build computes everything else.
 """
 
 from __future__ import annotations
 
+import os
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 
@@ -30,11 +27,11 @@ from .batching import chunk_size, map_chunks
 from .compute import ComputeContext
 from .config import LayoutConfig
 from .errors import ConfigError
+from .layoutquality import K, quality
 from .models import ModelSpec, Net
 
 INPUT = "input"  # the raw pixels, flattened
 VERSION = 1  # bump when the maths changes (in the cache key)
-K = 10  # neighbours for the quality measures
 
 
 @dataclass(frozen=True)
@@ -97,6 +94,7 @@ def tsne(
     seed: int = 0,
     library: str = "opentsne",
     n_jobs: int = 1,
+    stop: threading.Event | None = None,
 ) -> np.ndarray:
     """2-D t-SNE of x (N, D) -> (N, 2) float32; PCA initialization, seeded.
 
@@ -107,6 +105,8 @@ def tsne(
     dearer per iteration as the map spread out (0.046 -> 0.156 s; see benchmarks/bench_tsne.py).
     One thread by default: on this shared 2-core machine two threads made the exaggeration
     phase 2.3× slower, and the layout then does not depend on the machine's core count.
+    `stop` (openTSNE only): once set, the optimization ends within 25 iterations (a build that
+    failed while the layout ran in the background); the positions are then unfinished.
     """
     x = np.ascontiguousarray(x, np.float64)
     if library == "opentsne":
@@ -120,6 +120,8 @@ def tsne(
             initialization="pca",
             random_state=seed,
             n_jobs=n_jobs,
+            callbacks=None if stop is None else (lambda *_: stop.is_set()),
+            callbacks_every_iters=25,
         ).fit(x)
     elif library == "sklearn":
         from sklearn.manifold import TSNE
@@ -130,58 +132,6 @@ def tsne(
     else:
         raise ValueError(f"unknown t-SNE library {library!r}; expected 'opentsne' or 'sklearn'")
     return np.asarray(emb, np.float32)
-
-
-def _agreement(nn: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
-    """(mean share of neighbours with the point's class, leave-one-out majority-vote accuracy)."""
-    same = labels[nn] == labels[:, None]
-    votes = np.eye(int(labels.max()) + 1, dtype=np.int32)[labels[nn]].sum(1)  # (N, C)
-    return float(same.mean()), float((votes.argmax(1) == labels).mean())
-
-
-def quality(
-    x: np.ndarray, xy: np.ndarray, labels: np.ndarray, k: int = K, chunk: int = 256
-) -> dict[str, float]:
-    """Neighbourhood quality of a layout xy (N, 2) of features x (N, D) with labels (N,) int.
-
-    One pass over row chunks of the squared-distance matrix (float64) gives the k nearest
-    neighbours in feature space and the feature-space rank of each point's k nearest 2-D
-    neighbours, hence trustworthiness T = 1 - 2 / (n k (2n - 3k - 1)) Σ_i Σ_{j ∈ U_i} (r(i, j) - k).
-    """
-    from sklearn.neighbors import NearestNeighbors
-
-    x = np.asarray(x, np.float64)
-    labels = np.asarray(labels)
-    n = len(x)
-    if not 3 * k + 1 < 2 * n:
-        raise ValueError(f"quality needs more than {(3 * k + 1) // 2} points, got {n}")
-    nn_2d = (
-        NearestNeighbors(n_neighbors=k)
-        .fit(np.asarray(xy, np.float64))
-        .kneighbors(return_distance=False)
-    )
-    sq = np.einsum("nd,nd->n", x, x)
-    nn_x = np.empty((n, k), np.int64)
-    penalty = 0
-    for lo in range(0, n, chunk):
-        hi = min(n, lo + chunk)
-        rows = np.arange(hi - lo)
-        d = sq[lo:hi, None] + sq[None, :] - 2.0 * (x[lo:hi] @ x.T)
-        d[rows, rows + lo] = np.inf  # a point is not its own neighbour
-        nn_x[lo:hi] = np.argpartition(d, k - 1, axis=1)[:, :k]
-        d_emb = np.take_along_axis(d, nn_2d[lo:hi], axis=1)  # (m, k)
-        ranks = (d[:, None, :] < d_emb[:, :, None]).sum(-1) + 1  # 1-based rank in feature space
-        penalty += int(np.maximum(ranks - k, 0).sum())
-    knn_2d, vote_2d = _agreement(nn_2d, labels)
-    knn_x, vote_x = _agreement(nn_x, labels)
-    trust = 1.0 - 2.0 / (n * k * (2.0 * n - 3.0 * k - 1.0)) * penalty
-    return {
-        "knn_2d": knn_2d,
-        "knn_features": knn_x,
-        "vote_2d": vote_2d,
-        "vote_features": vote_x,
-        "trustworthiness": trust,
-    }
 
 
 def layout_key(
@@ -206,20 +156,103 @@ def layout_key(
 
 
 def _embed(
-    feats: np.ndarray, labels: np.ndarray, cfg: LayoutConfig, seed: int
+    feats: np.ndarray, labels: np.ndarray, cfg: LayoutConfig, seed: int, stop: threading.Event
 ) -> tuple[np.ndarray, dict[str, float], float]:
     """One layout: (xy (N, 2), its quality, seconds)."""
     t = time.perf_counter()
-    xy = tsne(feats, perplexity=cfg.perplexity, n_iter=cfg.n_iter, seed=seed, library=cfg.library)
+    xy = tsne(
+        feats,
+        perplexity=cfg.perplexity,
+        n_iter=cfg.n_iter,
+        seed=seed,
+        library=cfg.library,
+        stop=stop,
+    )
     return xy, quality(feats, xy, labels), time.perf_counter() - t
 
 
-def run_layouts(
-    ctx: ComputeContext, xs: np.ndarray, labels: np.ndarray, data_sha256: str, cfg: LayoutConfig
-) -> dict[str, Layout]:
-    """The configured maps of the first `cfg.limit` (0: all) test images: {layer: Layout}.
+def _background() -> None:
+    """Lowest CPU priority for the calling thread (Linux: each thread is a task with its own
+    nice value; elsewhere the thread keeps the process's)."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+    except (AttributeError, OSError):
+        pass
 
-    Cache hits are loaded; features are extracted (one forward pass) only for the misses.
+
+class PendingLayouts:
+    """t-SNE layouts computing in background threads; `result()` waits for them and caches them.
+
+    One daemon thread per layout, at the lowest CPU priority: they run on the core JAX leaves
+    idle while the build goes on (XLA compiles on one thread, and Python dispatch keeps one core
+    busy between calls) and yield it whenever JAX computes on every core. openTSNE with one
+    thread and NumPy release the GIL. The positions are the same as those computed alone.
+    Call `cancel()` if the build fails first: the threads stop and nothing is cached.
+    """
+
+    def __init__(
+        self, ctx: ComputeContext, keys: dict[str, str], n: int, hits: dict[str, Layout]
+    ) -> None:
+        self._ctx, self._keys, self._n = ctx, keys, n
+        self._stop = threading.Event()
+        self._done = dict(hits)
+        self._jobs: dict[str, tuple[threading.Thread, list]] = {}
+        self._dims: dict[str, int] = {}
+        self._t0 = time.perf_counter()
+
+    def start(self, layer: str, feats: np.ndarray, labels: np.ndarray, cfg: LayoutConfig) -> None:
+        box: list = []
+
+        def work() -> None:
+            _background()
+            try:
+                box.append(_embed(feats, labels, cfg, self._ctx.seed, self._stop))
+            except BaseException as e:  # re-raised by result(), in the building thread
+                box.append(e)
+
+        thread = threading.Thread(target=work, name=f"t-SNE {layer}", daemon=True)
+        self._jobs[layer], self._dims[layer] = (thread, box), feats.shape[1]
+        thread.start()
+
+    def cancel(self) -> None:
+        """Stop the layouts still running (no-op after `result()`)."""
+        self._stop.set()
+
+    def result(self) -> dict[str, Layout]:
+        """{layer: Layout} in the configured order; the computed ones are cached."""
+        ctx, model = self._ctx, self._ctx.net.spec.name
+        if self._jobs and self._stop.is_set():
+            raise RuntimeError("the t-SNE layouts were cancelled")
+        if self._jobs:
+            ctx.status(f"t-SNE of {self._n:,} images: {', '.join(self._jobs)}")
+        for layer, (thread, box) in self._jobs.items():
+            thread.join()
+            if isinstance(box[0], BaseException):
+                self.cancel()
+                raise box[0]
+            xy, q, dt = box[0]
+            arrays = {
+                "xy": xy,
+                "dims": np.int64(self._dims[layer]),
+                **{f"q_{k}": np.float64(v) for k, v in q.items()},
+            }
+            meta = {"layout": "tsne", "layer": layer, "n": self._n, "seconds": dt,
+                    "jax": jax.__version__}  # fmt: skip
+            ctx.cache.save("tsne", model, self._keys[layer], arrays, meta)
+            self._done[layer] = Layout(layer, xy, q, self._dims[layer], dt)
+        if self._jobs:  # wall time from the start to the last layout, overlapping other work
+            ctx.seconds["tsne"] = ctx.seconds.get("tsne", 0.0) + time.perf_counter() - self._t0
+        self._jobs = {}
+        return {layer: self._done[layer] for layer in self._keys}
+
+
+def start_layouts(
+    ctx: ComputeContext, xs: np.ndarray, labels: np.ndarray, data_sha256: str, cfg: LayoutConfig
+) -> PendingLayouts:
+    """Start the configured maps of the first `cfg.limit` (0: all) test images in the background.
+
+    Cache hits are loaded; features are extracted (one forward pass, in this thread) only for
+    the misses. `.result()` gives {layer: Layout}.
     """
     n = min(cfg.limit or len(xs), len(xs))
     xs, labels = xs[:n], np.asarray(labels[:n])
@@ -240,33 +273,29 @@ def run_layouts(
         layer: layout_key(layer, cfg, ctx.seed, n, ctx.net_sha256, data_sha256)
         for layer in cfg.layers
     }
-    out: dict[str, Layout] = {}
+    hits = {}
     for layer in cfg.layers:
         hit = ctx.cache.load("tsne", model, keys[layer])
         if hit is not None:
             q = {name[2:]: float(v) for name, v in hit.items() if name.startswith("q_")}
-            out[layer] = Layout(layer, hit["xy"], q, int(hit["dims"]), 0.0)
-    misses = tuple(layer for layer in cfg.layers if layer not in out)
-    ctx.count("tsne", len(misses), len(out))
-    if misses:
-        ctx.status(f"t-SNE of {n:,} images: {', '.join(misses)}")
+            hits[layer] = Layout(layer, hit["xy"], q, int(hit["dims"]), 0.0)
+    misses = tuple(layer for layer in cfg.layers if layer not in hits)
+    ctx.count("tsne", len(misses), len(hits))
+    pending = PendingLayouts(ctx, keys, n, hits)
     feats = features(ctx.net, xs, misses, ctx.memory_mb) if misses else {}
-    # One thread per layout: they are independent, and openTSNE (n_jobs=1) and NumPy release the
-    # GIL; identical results. The default three on 2 cores: 56 s one after another, 38 s so. Not
-    # capped at the core count: with 2 threads the third layout ran alone after the others.
-    t = time.perf_counter()
-    with ThreadPoolExecutor(max(1, len(misses))) as pool:
-        done = list(pool.map(lambda layer: _embed(feats[layer], labels, cfg, ctx.seed), misses))
-    if misses:
-        ctx.seconds["tsne"] = ctx.seconds.get("tsne", 0.0) + time.perf_counter() - t
-    for layer, (xy, q, dt) in zip(misses, done, strict=True):
-        dims = feats[layer].shape[1]
-        arrays = {
-            "xy": xy,
-            "dims": np.int64(dims),
-            **{f"q_{k}": np.float64(v) for k, v in q.items()},
-        }
-        meta = {"layout": "tsne", "layer": layer, "n": n, "seconds": dt, "jax": jax.__version__}
-        ctx.cache.save("tsne", model, keys[layer], arrays, meta)
-        out[layer] = Layout(layer, xy, q, dims, dt)
-    return {layer: out[layer] for layer in cfg.layers}
+    # One thread per layout, not capped at the core count: the default three on 2 cores took
+    # 56 s one after another, 38 s side by side (with 2 threads the third ran alone after).
+    for layer in misses:
+        pending.start(layer, feats.pop(layer), labels, cfg)
+    return pending
+
+
+def run_layouts(
+    ctx: ComputeContext, xs: np.ndarray, labels: np.ndarray, data_sha256: str, cfg: LayoutConfig
+) -> dict[str, Layout]:
+    """`start_layouts(...).result()`: the maps, computed now."""
+    pending = start_layouts(ctx, xs, labels, data_sha256, cfg)
+    try:
+        return pending.result()
+    finally:
+        pending.cancel()

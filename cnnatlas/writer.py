@@ -1,38 +1,23 @@
 """Write the site: stage outputs next to it, change the live folder only at `commit()`.
 
-Nothing in the output folder changes before `commit()`, so a build that fails or is killed
-before then leaves the previous site intact. Paths are joined safely (nothing can leave the
-output folder) and two writes to one path are refused. Temporary folders carry the builder's
-pid, so a later build removes those of killed builds.
+A build that fails or is killed before `commit()` leaves the previous site intact. Paths are
+joined safely (nothing leaves the output folder), two writes to one path are refused, and the
+staging folders carry the builder's pid so that a later build removes those of killed builds.
 
-Two ways to commit (issue 10: a no-change rebuild used to spend ~10 s creating ~32k files and
-deleting the old site):
+- **Full commit** (no usable manifest): everything is staged and the finished folder replaces
+  the old one in one atomic `renameat2(RENAME_EXCHANGE)` on Linux (two renames elsewhere).
+- **Incremental commit** (issue 10: a no-change rebuild used to create ~32k files): the previous
+  build's manifest (kept under the cache folder; per file a hash of its path, the BLAKE2b of its
+  bytes, a fingerprint of its size, mtime_ns, ctime_ns and inode, and a figure's drawing key)
+  says which live files already hold an output and are untouched since; only the others are
+  staged. `commit()` deletes live entries this build did not write, then renames each staged
+  file over its live path. A build killed during it leaves a mix of old and new files that the
+  manifest still describes as old, so the next build rewrites exactly what differs. A figure
+  (`figcache.Figure`) whose live file has its key and recorded stat is kept without drawing it.
 
-- **Full** (first build, or no usable manifest): every output is staged and the finished folder
-  replaces the old one with one atomic `renameat2(RENAME_EXCHANGE)` on Linux (two renames
-  elsewhere).
-- **Incremental**: a manifest of the live site written by the previous build (per file: a hash
-  of its site-relative path, the BLAKE2b of its bytes, a fingerprint of its size, mtime_ns,
-  ctime_ns and inode, and the key of a figure's drawing inputs; kept under the cache folder,
-  not in the site) says which outputs are unchanged. An output whose bytes hash to its entry and
-  whose live file still has the recorded stat (not edited, replaced or deleted since; ctime
-  cannot be set back by a user) is left alone; the others are staged. `commit()` deletes live
-  entries this build did not write (stale pages, files a user added, links), then renames each
-  staged file over its live path (each replacement atomic). A no-change rebuild writes nothing.
-  A build killed during `commit()` leaves a mix of old and new files; the manifest still
-  describes the old ones, so the next build rewrites exactly what differs.
-  Figures (`figcache.Figure`, written with `write_figure`) also record the key of their drawing
-  inputs: a live figure with the same key and recorded stat is kept without drawing, fetching
-  or hashing its PNG.
-
-Either way the folder ends byte-identical to a build into an empty folder.
-
-Memory: 48 bytes per output file, in flat arrays, and as much again for the previous build's
-manifest until the files are in place; the new manifest is written one sorted column at a time
-(issue 10: a site of 10,000 samples has ~2.5 million files; the dicts of paths and stats kept
-before took ~1.2 KB a file). Paths are kept only as 64-bit hashes: two different
-paths of one site sharing a hash (odds ~1e-7 at 2.5 million files) would read as one path
-written twice, an error, never as a wrong file.
+Either way the folder ends byte-identical to a build into an empty folder. Memory: 48 bytes per
+output in flat arrays (10,000 samples make ~2.5 million files). Paths are kept as 64-bit hashes:
+two paths sharing one (odds ~1e-7) read as one path written twice, an error, never a wrong file.
 """
 
 from __future__ import annotations
@@ -120,13 +105,9 @@ class SiteWriter:
     @staticmethod
     def _clean(rel: str) -> str:
         """A site-relative POSIX path in normal form ("a//./b" -> "a/b"); refuses escapes and
-        absolute paths.
-
-        The check is lexical (no `resolve()`, which costs a system call per path component, nor
-        Path parsing: each was a tenth of a rebuild): the staging folder is new and only this
-        writer creates entries in it, all plain folders and files, so no symlink can redirect a
-        path; a live file is trusted only if no link lies on its path (`_live_stat`), and every
-        link is removed before the live folder changes.
+        absolute paths. Lexical (`resolve()` or Path parsing each cost a tenth of a rebuild):
+        only this writer creates entries in the staging folder, a live file is trusted only if
+        no link lies on its path (`_live_stat`), and links are removed before the site changes.
         """
         parts = rel.split("/")
         clean = "/".join(p for p in parts if p not in ("", "."))

@@ -9,6 +9,14 @@ import threading
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Under pytest-xdist (`make test`: one worker per core) every worker and its build.py children
+# compute on one thread: thread pools that spin while they wait (Eigen's, OpenBLAS's) took the
+# cores from each other, and two workers ran slower than one.
+os.environ.update(
+    {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+    if "PYTEST_XDIST_WORKER" in os.environ
+    else {}
+)
 
 import flax.linen as nn
 import jax
@@ -34,14 +42,18 @@ TEST_COMPILE_FLAGS = (
     "--xla_backend_optimization_level=0",
     "--xla_llvm_disable_expensive_passes=true",
 )
-configure_xla_flags(flags=TEST_COMPILE_FLAGS + GPU_XLA_FLAGS)
+PARALLEL = "PYTEST_XDIST_WORKER" in os.environ
+ONE_THREAD = ("--xla_cpu_multi_thread_eigen=false",) if PARALLEL else ()
+configure_xla_flags(flags=TEST_COMPILE_FLAGS + ONE_THREAD + GPU_XLA_FLAGS)
 configure_precision()  # ... and full float32 on GPUs too (TF32 fails the numerical checks)
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY_CONFIG = ROOT / "tests" / "tiny.toml"
 
 # The suite builds the tiny atlas several times (and in subprocesses): share compiled programs.
-JAX_CACHE = ROOT / ".cache" / "jax-tests"
+# One folder per xdist worker: JAX writes its entries without a lock (no eviction), so a worker
+# could read another one's half-written entry.
+JAX_CACHE = ROOT / ".cache" / "jax-tests" / os.environ.get("PYTEST_XDIST_WORKER", "main")
 os.environ["JAX_COMPILATION_CACHE_DIR"] = str(JAX_CACHE)
 os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
 os.environ["JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES"] = "0"

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import sys
+import threading
 
 import jax
 import numpy as np
@@ -136,6 +139,44 @@ def test_run_layouts_caches(tiny_net, tmp_path, monkeypatch):
         (cfg, 0, 60, "e"),
     ]
     assert len({key("dense", c, seed, n, "a", d) for c, seed, n, d in variants}) == len(variants)
+
+
+def _layout_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("t-SNE ")]
+
+
+def test_background_layouts_stop_when_cancelled_and_cache_nothing(tiny_net, tmp_path):
+    """A build that fails while its layouts run stops them (within 25 iterations) and caches
+    nothing; they run as low-priority daemon threads, so they never hold the build up."""
+    x, labels = clusters(20)
+    xs = np.resize(x, (60, 8, 8, 1)) / 30.0
+    cfg = LayoutConfig(layers=("input", "dense"), perplexity=5.0, n_iter=200_000)  # minutes
+    ctx = ComputeContext(Cache(tmp_path), tiny_net, "w" * 64, 0, 64)
+    pending = layout.start_layouts(ctx, xs, labels, "data-sha", cfg)
+    threads = _layout_threads()
+    assert len(threads) == 2 and all(t.daemon for t in threads)
+    if sys.platform == "linux":
+        assert all(os.getpriority(os.PRIO_PROCESS, t.native_id) == 19 for t in threads)
+    pending.cancel()
+    for t in threads:
+        t.join(timeout=60)
+        assert not t.is_alive()
+    with pytest.raises(RuntimeError, match="cancelled"):
+        pending.result()
+    assert not (tmp_path / "tsne").exists() and "tsne" not in ctx.seconds
+
+
+def test_a_failed_layout_raises_in_the_building_thread(tiny_net, tmp_path, monkeypatch):
+    def boom(*args, **kwargs):
+        raise FloatingPointError("t-SNE diverged")
+
+    monkeypatch.setattr(layout, "tsne", boom)
+    x, labels = clusters(20)
+    ctx = ComputeContext(Cache(tmp_path), tiny_net, "w" * 64, 0, 64)
+    cfg = LayoutConfig(layers=("input",), perplexity=5.0, n_iter=250)
+    with pytest.raises(FloatingPointError, match="diverged"):
+        layout.run_layouts(ctx, np.resize(x, (60, 8, 8, 1)), labels, "d", cfg)
+    assert not _layout_threads()
 
 
 def test_run_layouts_refuses_large_perplexity(tiny_net, tmp_path):

@@ -107,12 +107,10 @@ def primary_hparams(hparams: dict[str, Any], layer_order: tuple[str, ...]) -> tu
 def job_grid(
     seed: int, name: str, classes: str, n_classes: int, samples: list[Sample], targets
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The (targets, keys, column) of compute.run_attribution's call for the same maps.
-
-    Every map is computed in the same (N, T) target grid, with the same PRNG keys, as the
-    atlas's own maps: stochastic methods (SmoothGrad) draw the same noise on every model, and
-    the batched call reuses the atlas's compiled program. "all" (e.g. Grad-CAM) computes every
-    class; "pred_true" the target twice.
+    """The (targets, keys, column) of compute.run_attribution's call for the same maps: the
+    same (N, T) target grid and PRNG keys as the atlas's own maps, so stochastic methods draw
+    the same noise on every model and the atlas's compiled program is reused. "all" (e.g.
+    Grad-CAM) computes every class; "pred_true" the target twice.
 
     Args:
       classes: the method's "classes" option. targets: (N,) the class of interest per sample.
