@@ -7,11 +7,11 @@ PY := $(VENV)/bin/python
 DATASET := /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz
 APT := DEBIAN_FRONTEND=noninteractive apt-get
 ARGS ?=
-# pytest-xdist: one worker per core, at most 4, each computing on one thread (tests/conftest.py),
-# a test file per worker at a time (its module fixtures built once); none on one core. On the
-# 2-core host: 14.7 min instead of 18.0. `make test TEST_WORKERS=` runs in one process.
-CORES := $(shell nproc 2>/dev/null || echo 1)
-TEST_WORKERS ?= $(if $(filter 0 1,$(CORES)),,-n $(shell echo $$(( $(CORES) < 4 ? $(CORES) : 4 ))) --dist loadfile)
+# `make test TEST_WORKERS="-n 2 --dist loadfile"` runs pytest-xdist workers, each computing on one
+# thread (tests/conftest.py): 14.4 instead of 18.0 min on the 2-core host, but in one of three
+# such runs tests/test_crash.py::...[compute] rebuilt different activation bytes (not seen in
+# one process, nor alone under xdist; cause not found yet), so CI runs in one process.
+TEST_WORKERS ?=
 # Python writes the bytecode of what it imports (deps are installed with --no-compile, below).
 # Where the environment forbids it, every process of a build or a test run compiled jax, scipy
 # and scikit-learn from source again: ~4 s more per process on the 2-core host.
