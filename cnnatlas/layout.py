@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from concurrent.futures import Future
 from dataclasses import dataclass
 from functools import partial
 
@@ -160,14 +161,8 @@ def _embed(
 ) -> tuple[np.ndarray, dict[str, float], float]:
     """One layout: (xy (N, 2), its quality, seconds)."""
     t = time.perf_counter()
-    xy = tsne(
-        feats,
-        perplexity=cfg.perplexity,
-        n_iter=cfg.n_iter,
-        seed=seed,
-        library=cfg.library,
-        stop=stop,
-    )
+    hp = {"perplexity": cfg.perplexity, "n_iter": cfg.n_iter, "library": cfg.library}
+    xy = tsne(feats, seed=seed, stop=stop, **hp)
     return xy, quality(feats, xy, labels), time.perf_counter() - t
 
 
@@ -186,8 +181,8 @@ class PendingLayouts:
     One daemon thread per layout, at the lowest CPU priority: they run on the core JAX leaves
     idle while the build goes on (XLA compiles on one thread, and Python dispatch keeps one core
     busy between calls) and yield it whenever JAX computes on every core. openTSNE with one
-    thread and NumPy release the GIL. The positions are the same as those computed alone. On the
-    2-core AVX2 host a cold default build took 365 and 379 s against 390 and 389 s.
+    thread and NumPy release the GIL. The positions are the same as those computed alone (cold
+    default build on the 2-core AVX2 host: 365 and 379 s against 390 and 389 s; README).
     Call `cancel()` if the build fails first: the threads stop and nothing is cached.
     """
 
@@ -197,21 +192,20 @@ class PendingLayouts:
         self._ctx, self._keys, self._n = ctx, keys, n
         self._stop = threading.Event()
         self._done = dict(hits)
-        self._jobs: dict[str, tuple[threading.Thread, list]] = {}
-        self._dims: dict[str, int] = {}
+        self._jobs: dict[str, tuple[threading.Thread, Future, int]] = {}  # thread, result, dims
 
     def start(self, layer: str, feats: np.ndarray, labels: np.ndarray, cfg: LayoutConfig) -> None:
-        box: list = []
+        done: Future = Future()
 
         def work() -> None:
             _background()
             try:
-                box.append(_embed(feats, labels, cfg, self._ctx.seed, self._stop))
+                done.set_result(_embed(feats, labels, cfg, self._ctx.seed, self._stop))
             except BaseException as e:  # re-raised by result(), in the building thread
-                box.append(e)
+                done.set_exception(e)
 
         thread = threading.Thread(target=work, name=f"t-SNE {layer}", daemon=True)
-        self._jobs[layer], self._dims[layer] = (thread, box), feats.shape[1]
+        self._jobs[layer] = (thread, done, feats.shape[1])
         thread.start()
 
     def cancel(self) -> None:
@@ -221,26 +215,25 @@ class PendingLayouts:
     def result(self) -> dict[str, Layout]:
         """{layer: Layout} in the configured order; the computed ones are cached."""
         ctx, model = self._ctx, self._ctx.net.spec.name
-        if self._jobs and self._stop.is_set():
-            raise RuntimeError("the t-SNE layouts were cancelled")
         if self._jobs:
+            if self._stop.is_set():
+                raise RuntimeError("the t-SNE layouts were cancelled")
             ctx.status(f"t-SNE of {self._n:,} images: {', '.join(self._jobs)}")
         waited = time.perf_counter()
-        for layer, (thread, box) in self._jobs.items():
+        for layer, (thread, done, dims) in self._jobs.items():
             thread.join()
-            if isinstance(box[0], BaseException):
+            if done.exception() is not None:
                 self.cancel()
-                raise box[0]
-            xy, q, dt = box[0]
+            xy, q, dt = done.result()
             arrays = {
                 "xy": xy,
-                "dims": np.int64(self._dims[layer]),
+                "dims": np.int64(dims),
                 **{f"q_{k}": np.float64(v) for k, v in q.items()},
             }
             meta = {"layout": "tsne", "layer": layer, "n": self._n, "seconds": dt,
                     "jax": jax.__version__}  # fmt: skip
             ctx.cache.save("tsne", model, self._keys[layer], arrays, meta)
-            self._done[layer] = Layout(layer, xy, q, self._dims[layer], dt)
+            self._done[layer] = Layout(layer, xy, q, dims, dt)
         if self._jobs:  # what the layouts added to the build: the wait for them here
             ctx.seconds["tsne"] = ctx.seconds.get("tsne", 0.0) + time.perf_counter() - waited
         self._jobs = {}
