@@ -137,7 +137,8 @@ def plain_conv(stage: Any) -> tuple[tuple[int, int], tuple[tuple[int, int], ...]
         or any(v not in ones for v in (m.strides, m.input_dilation, m.kernel_dilation))
         or m.feature_group_count != 1
         or m.mask is not None
-        or m.conv_general_dilated is not None  # the user's own convolution stays theirs
+        # the user's own convolution stays theirs; this module's lowering computes lax's
+        or m.conv_general_dilated not in (None, conv_general_dilated)
         or m.dtype not in (None, jnp.float32)
     ):
         return None

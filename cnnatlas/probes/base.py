@@ -37,6 +37,10 @@ class ProbeSpec:
     pair: `batched_grid` gives every target of a sample that sample's first key, unbatched over
     targets, so work that depends only on x and the key (SmoothGrad's noisy copies and their
     forward passes) is done once per sample and shared by all its targets.
+    grid_fn: optional `(net, x, targets (T,), keys (T,), **hparams) -> (T, ...)`, every target
+    of one sample in one call, equal to `fn` stacked over the targets (the contract test
+    checks it); `batched_grid` maps it over samples instead of vmapping `fn` over targets, for
+    work that a vmap over targets would lay out badly (integrated gradients' tables).
     """
 
     name: str
@@ -54,6 +58,7 @@ class ProbeSpec:
     diagnostics: Callable[..., jax.Array] | None = None
     diagnostic_names: tuple[str, ...] = ()
     key_per_sample: bool = False
+    grid_fn: Probe | None = None
 
     def __hash__(self) -> int:  # dict field: hash by identity-stable parts
         return hash((self.name, self.fn, self.version))
@@ -107,7 +112,9 @@ def _with_key_data(mapped: Callable) -> Callable:
 
 
 @cache
-def _grid(fn: Probe, hp: tuple, key_per_sample: bool) -> Callable:
+def _grid(fn: Probe, hp: tuple, key_per_sample: bool, grid_fn: Probe | None) -> Callable:
+    if grid_fn is not None:
+        return _with_key_data(jax.vmap(partial(grid_fn, **dict(hp)), in_axes=(None, 0, 0, 0)))
     key_axis = None if key_per_sample else 0  # None: one key for all targets, unbatched
     inner = jax.vmap(partial(fn, **dict(hp)), in_axes=(None, None, 0, key_axis))  # over targets
     outer = jax.vmap(inner, in_axes=(None, 0, 0, 0))  # over samples
@@ -131,9 +138,10 @@ def batched_grid(spec: ProbeSpec, **hp: Any) -> Callable:
 
     Inside, x is unbatched over targets, so the forward pass is shared by all T classes and
     only the backward pass is batched. With `spec.key_per_sample` the map of (i, t) uses key
-    [i, 0] (the key is unbatched over targets too); otherwise key [i, t].
+    [i, 0] (the key is unbatched over targets too); otherwise key [i, t]. A probe with a
+    `grid_fn` runs it once per sample instead.
     """
-    return _grid(spec.fn, _freeze(hp), spec.key_per_sample)
+    return _grid(spec.fn, _freeze(hp), spec.key_per_sample, spec.grid_fn)
 
 
 @cache

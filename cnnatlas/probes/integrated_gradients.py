@@ -4,7 +4,8 @@
 
 The integral is a `steps`-point quadrature (midpoint rule by default; "right" is the paper's
 Riemann sum, "trapezoid" uses both ends); all path points go through one vmapped gradient, and
-the weighted sum is taken before the first (affine) stage's backward (gradients.py: exact).
+the weighted sum is taken before the first (affine) stage's backward, and on networks that begin
+conv -> ReLU -> conv before the second convolution's backward too (pathgrad.py: exact).
 Baselines x': "black" (zeros) or "blurred" (the input under a Gaussian blur of `blur_sigma`
 pixels, Sturmfels et al., Distill 2020). Completeness (sum_i IG_i = z_c(x) - z_c(x')) is
 checked per map by `completeness` and stored with it.
@@ -17,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..models import Net
-from .gradients import weighted_input_grad
+from .pathgrad import path_input_grads
 
 BASELINES = ("black", "blurred")
 RULES = ("midpoint", "right", "trapezoid")
@@ -61,11 +62,28 @@ def integrated_gradients(
     rule: str,
 ) -> jax.Array:
     """x (H, W, C) float32, target class int32 -> (H, W) float32, signed, sums to ~ z(x) - z(x')."""
-    del key  # deterministic
+    hp = {"steps": steps, "baseline": baseline, "blur_sigma": blur_sigma, "rule": rule}
+    return integrated_gradients_grid(net, x, target[None], key[None], **hp)[0]
+
+
+def integrated_gradients_grid(
+    net: Net,
+    x: jax.Array,
+    targets: jax.Array,
+    keys: jax.Array,
+    *,
+    steps: int,
+    baseline: str,
+    blur_sigma: float,
+    rule: str,
+) -> jax.Array:
+    """x (H, W, C), targets (T,) int32 -> (T, H, W): every target of one sample in one call
+    (`ProbeSpec.grid_fn`; pathgrad.path_input_grads shares its tables across targets)."""
+    del keys  # deterministic
     ref = baseline_for(x, baseline, blur_sigma)
     alphas, weights = (jnp.asarray(a, jnp.float32) for a in _quadrature(steps, rule))
-    path = ref[None] + alphas[:, None, None, None] * (x - ref)[None]  # (m, H, W, C)
-    return ((x - ref) * weighted_input_grad(net, path, weights, target)).sum(axis=-1)
+    grads = path_input_grads(net, ref, x, alphas, weights, targets)  # (T, H, W, C)
+    return ((x - ref)[None] * grads).sum(axis=-1)
 
 
 def completeness(
