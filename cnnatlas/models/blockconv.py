@@ -125,9 +125,10 @@ def explicit_pads(padding: Any, kernel: Sequence[int]) -> tuple[tuple[int, int],
 
 def plain_conv(stage: Any) -> tuple[tuple[int, int], tuple[tuple[int, int], ...]] | None:
     """(kernel size, pads) of a stage that is a plain 2-D `nn.Conv` (stride 1, undilated,
-    ungrouped, unmasked, float32, lax's own convolution, padding lax can read), else None: the
-    convolutions that code re-implementing a stage (`models.blockrun`, `trust.incremental`)
-    can compute from its kernel, pads and bias alone."""
+    ungrouped, unmasked, float32, lax's convolution or this module's lowering of it, padding lax
+    can read), else None: the convolutions that code re-implementing a stage
+    (`models.blockrun`, `trust.incremental`, `probes.pathgrad`) can compute from its kernel,
+    pads and bias alone."""
     m = stage.module
     if stage.kind != "conv" or stage.stateful or type(m) is not nn.Conv:
         return None

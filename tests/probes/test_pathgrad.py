@@ -24,10 +24,15 @@ from cnnatlas.probes.relu_rules import with_rule
 from tests.conftest import make_tiny_spec
 
 
+@jax.jit
+def _full_grad(net, v, target):
+    return jax.grad(lambda u: net.run(u)[target])(v)
+
+
 def _definition(net, ref, x, alphas, weights, target):
     """sum_k w_k grad z_target(ref + a_k (x - ref)), one full gradient per point (float64 sum)."""
     grads = [
-        np.asarray(jax.grad(lambda v: net.run(v)[target])(ref + a * (x - ref)), np.float64)
+        np.asarray(_full_grad(net, ref + a * (x - ref), target), np.float64)
         for a in np.asarray(alphas)
     ]
     return np.tensordot(np.asarray(weights, np.float64), np.asarray(grads), axes=1)
