@@ -169,7 +169,8 @@ def _roofline(spec, targets: int) -> dict:
         for s in spec.stages
         if s.kind in ("conv", "dense")
     }
-    fwd, first, second = sum(macs.values()), macs["conv_1_1"], macs["conv_1_2"]
+    first, second = (macs[spec.stages[i].name] for i in (0, 2))  # conv_1_1, conv_1_2
+    fwd = sum(macs.values())
     bwd = fwd - first
     upto = sum(v for k, v in macs.items() if spec.index(k) <= spec.index("conv_2_2"))
     steps, n = METHODS["integrated_gradients"]["steps"], METHODS["smoothgrad"]["n"]

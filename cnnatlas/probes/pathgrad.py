@@ -86,7 +86,6 @@ def _transposed_at(table: jax.Array, kernel: jax.Array, pads, index: jax.Array) 
     pad_h, pad_w = (kh - 1 - lo_h, kh - 1 - hi_h), (kw - 1 - lo_w, kw - 1 - hi_w)
     padded = jnp.pad(table, ((0, 0), pad_h, pad_w, (0, 0), (0, 0)))
     h, w, c = index.shape
-    ys, xs = jnp.meshgrid(jnp.arange(h), jnp.arange(w), indexing="ij")
 
     def patch(j: jax.Array, y: jax.Array, x: jax.Array) -> jax.Array:
         return lax.dynamic_slice(padded, (j, y, x, 0, 0), (1, kh, kw, k_out, n_targets))[0]
@@ -94,8 +93,8 @@ def _transposed_at(table: jax.Array, kernel: jax.Array, pads, index: jax.Array) 
     # one (kh, kw, K, T) window per unit (~5 % faster than one gathered row per tap), then a
     # multiply and a sum that XLA fuses the gather into (an einsum there became a dot over
     # copies, 4x slower in total)
-    units = jnp.broadcast_to(jnp.stack([ys, xs], -1)[:, :, None], (h, w, c, 2)).reshape(-1, 2)
-    patches = jax.vmap(patch)(index.reshape(-1), units[:, 0], units[:, 1])
+    ys, xs, _ = jnp.indices(index.shape)
+    patches = jax.vmap(patch)(index.reshape(-1), ys.reshape(-1), xs.reshape(-1))
     patches = patches.reshape(h, w, c, kh, kw, k_out, n_targets)
     flipped = jnp.transpose(kernel[::-1, ::-1], (2, 0, 1, 3))  # (C, kh, kw, K), taps reversed
     return (patches * flipped[None, None, ..., None]).sum(axis=(3, 4, 5))
@@ -142,15 +141,3 @@ def path_input_grads(
     grad = jnp.where(n_on == m, full, jnp.where(n_on == 0, 0.0, grad))
     _, pull1 = jax.vjp(lambda v: net.run(v, stop=a1), x)  # A1^T: the same at any point
     return jax.vmap(lambda g: pull1(g)[0], in_axes=-1)(grad)
-
-
-def path_input_grad(
-    net: Net,
-    ref: jax.Array,
-    x: jax.Array,
-    alphas: jax.Array,
-    weights: jax.Array,
-    target: jax.Array,
-) -> jax.Array:
-    """`path_input_grads` for one target (int32 scalar) -> (H, W, C)."""
-    return path_input_grads(net, ref, x, alphas, weights, target[None])[0]

@@ -15,7 +15,6 @@ from cnnatlas.models.blockconv import blockconv_net
 from cnnatlas.probes.gradients import weighted_input_grad
 from cnnatlas.probes.integrated_gradients import _quadrature, baseline_for
 from cnnatlas.probes.pathgrad import (
-    path_input_grad,
     path_input_grads,
     suffix_sums,
     switch_geometry,
@@ -55,14 +54,14 @@ def test_equals_the_sum_of_full_gradients(padding, rule, steps):
     assert switch_geometry(net) is not None
     x = jax.random.uniform(jax.random.key(8), (8, 8, 1))
     alphas, weights = (jnp.asarray(a, jnp.float32) for a in _quadrature(steps, rule))
-    fast = jax.jit(path_input_grad)
+    fast = jax.jit(path_input_grads)
     for ref in (jnp.zeros_like(x), baseline_for(x, "blurred", 1.0)):
         z1 = jax.vmap(lambda a, ref=ref: net.run(ref + a * (x - ref), stop="conv_a"))(alphas)
         switching = (z1 > 0).any(0) & ~(z1 > 0).all(0)
         assert switching.sum() >= 10  # units that switch along the path: the case it is about
-        for c in (0, 3):
+        both = fast(net, ref, x, alphas, weights, jnp.asarray([0, 3], jnp.int32))
+        for c, got in zip((0, 3), both, strict=True):
             want = _definition(net, ref, x, alphas, weights, c)
-            got = fast(net, ref, x, alphas, weights, jnp.int32(c))
             np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
 
 
@@ -98,6 +97,6 @@ def test_other_networks_fall_back(rng, tiny_net):
     assert switch_geometry(net) is None
     x = jnp.asarray(rng.random((4, 4, 1)), jnp.float32)
     alphas, weights = (jnp.asarray(a, jnp.float32) for a in _quadrature(5, "midpoint"))
-    got = path_input_grad(net, jnp.zeros_like(x), x, alphas, weights, jnp.int32(1))
+    got = path_input_grads(net, jnp.zeros_like(x), x, alphas, weights, jnp.asarray([1]))[0]
     want = _definition(net, jnp.zeros_like(x), x, alphas, weights, 1)
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
