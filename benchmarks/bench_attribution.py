@@ -96,6 +96,20 @@ OPTIMIZATIONS = {
     "(ProbeSpec.key_per_sample: the noisy forward passes are computed once per image, only the "
     "backward passes are batched over classes): 8.7 -> 4.3 ms CPU per map (-51 %, 200 images, "
     "chunk 4); ProbeSpec chunk 16 -> 2: 4.2 -> 3.2 ms CPU per map (-23 %)",
+    "smoothgrad (blocks)": "all classes of an image in one call (ProbeSpec.grid_fn) whose "
+    "backward passes run over 2x2 blocks by hand (probes/blockgrad.py, exact): the forward pass "
+    "in blocks once per noisy copy keeps each ReLU's mask and each max-pool's routing as plain "
+    "arrays (materialized: XLA had fused the routing into its consumer and recomputed it per "
+    "class), then per stage a transposed block convolution or a mask multiply, with no "
+    "pixel/block rearrangements. Interleaved A/B in one process (2-core AVX2 host, 32 images, "
+    "2 per call, min / median of 6, ms per map): 10 classes 1.42 / 1.57 -> 1.14 / 1.23; 2 "
+    "classes 1.81 / 2.25 -> 1.88 / 2.04. Tried, no gain: the forward and backward passes in two "
+    "jitted calls (same as materializing), 1 or 4 images per call (4: 2x slower), classes "
+    "before copies in the batch order; per-copy gathered kernels that skip the 3/4 zeros the "
+    "max-pool routing leaves in the second convolution's cotangent (4.7x fewer multiply-adds, "
+    "but building them and XLA:CPU's batched small matmuls, 16 GFLOP/s, made it 7x slower). "
+    "The convolutions alone (block lowering, measured one by one) take ~0.94 ms per map at 10 "
+    "classes, 0.6 of it the second convolution's transpose",
     "occlusion": "ProbeSpec chunk 16 -> 4 images per call (580 forward passes, CPU-cache sized): "
     "1.9 -> 1.6 ms CPU per map (-17 %)",
     "convolution lowering": "narrow convolutions (at most 12 channels in and out, kernels of "

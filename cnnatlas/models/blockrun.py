@@ -30,10 +30,10 @@ from .blockconv import block_kernel, blockconv_spec, covered, from_blocks, plain
 _NHWC = ("NHWC", "HWIO", "NHWC")
 
 
-def _blocked_conv(stage: Stage, p: dict, a: jax.Array, size: tuple[int, int], blocked: bool):
+def blocked_conv(stage: Stage, p: dict, a: jax.Array, size: tuple[int, int], blocked: bool):
     """(output in blocks, its size) when the stage can run over blocks, else None.
 
-    a: (h, w, C) pixels, or (h/2, w/2, 4C) blocks of a map of `size` when `blocked`."""
+    a: (N, h, w, C) pixels, or (N, h/2, w/2, 4C) blocks of maps of `size` when `blocked`."""
     m, kernel = stage.module, p["kernel"]
     kh, kw, c_in, _ = kernel.shape
     plain = plain_conv(stage)
@@ -47,12 +47,12 @@ def _blocked_conv(stage: Stage, p: dict, a: jax.Array, size: tuple[int, int], bl
     if out[0] % 2 or out[1] % 2 or (blocked and any(lo or hi for lo, hi in pads)):
         return None
     if not blocked:  # padded to out + k - 1 pixels: (out/2 + (k+1)/2 - 1) blocks of 2
-        a = to_blocks(jnp.pad(a, (*pads, (0, 0)))[None])[0]
-    y = lax.conv_general_dilated(a[None], block_kernel(kernel), (1, 1), "VALID",
-                                 dimension_numbers=_NHWC, precision=m.precision)[0]  # fmt: skip
+        a = to_blocks(jnp.pad(a, ((0, 0), *pads, (0, 0))))
+    y = lax.conv_general_dilated(a, block_kernel(kernel), (1, 1), "VALID",
+                                 dimension_numbers=_NHWC, precision=m.precision)  # fmt: skip
     if m.use_bias:
         # channels ordered (row phase, column phase, channel): the bias once per phase
-        y = y + jnp.tile(p["bias"], 4).reshape(1, 1, -1)
+        y = y + jnp.tile(p["bias"], 4).reshape(1, 1, 1, -1)
     return y, out
 
 
@@ -65,9 +65,9 @@ def run(params: dict[str, Any], spec: ModelSpec, x: jax.Array) -> jax.Array:
     for stage, other in zip(spec.stages, fallback, strict=True):
         p = params.get(stage.name)
         if stage.kind == "conv":
-            done = _blocked_conv(stage, p, a, size, blocked)
+            done = blocked_conv(stage, p, a[None], size, blocked)
             if done is not None:
-                (a, size), blocked = done, True
+                (a, size), blocked = (done[0][0], done[1]), True
                 continue
         elif blocked and stage.kind == "relu" and stage.module is None:
             a = stage.op(a)  # elementwise: any layout

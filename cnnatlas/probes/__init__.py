@@ -20,7 +20,7 @@ from .integrated_gradients import (
 )
 from .occlusion import occlusion
 from .saliency import saliency
-from .smoothgrad import BASES, smooth, smoothgrad
+from .smoothgrad import BASES, smooth, smoothgrad, smoothgrad_grid
 
 PRED_TRUE = {"classes": "pred_true"}  # attribution maps for the predicted and the true class
 
@@ -62,8 +62,11 @@ PROBES: dict[str, ProbeSpec] = {
         limits={"n": (1, 10_000), "sigma": (0.0, 10.0)},
         paper="Smilkov et al. 2017, arXiv 1706.03825",
         chunk=2,  # 2 images × 25 copies × 10 classes per call: ~20 % less CPU per map than 4-16
-        version=2,  # 2: one noise draw per sample, shared by all its classes (key_per_sample)
+        # 2: one noise draw per sample, shared by all its classes (key_per_sample); 3: the
+        # backward passes over 2×2 blocks (blockgrad.py): rounding
+        version=3,
         key_per_sample=True,
+        grid_fn=smoothgrad_grid,  # all classes of an image in one backward over blocks
     ),
     "integrated_gradients": ProbeSpec(
         name="integrated_gradients",

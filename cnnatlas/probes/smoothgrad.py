@@ -12,7 +12,9 @@ One noise draw per sample (issue 4): the registry marks SmoothGrad `key_per_samp
 averaged over the same n noisy copies, which makes the per-class maps directly comparable (their
 differences come from the class, not from different noise), and the noisy copies and their
 forward passes do not depend on the class: they are computed once per image and only the
-backward passes are batched over classes.
+backward passes are batched over classes. `smoothgrad_grid` (the registry's `grid_fn`) takes
+all classes of an image in one call; with the plain-gradient base on TinyVGG-like networks its
+backward passes run over 2×2 blocks with saved masks and pool routings (blockgrad.py).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import jax.numpy as jnp
 
 from ..models import Net
 from .base import Probe
+from .blockgrad import block_input_grads
 from .deconvnet import deconvnet
 from .gradient_x_input import gradient_x_input
 from .gradients import weighted_input_grad
@@ -93,3 +96,29 @@ def smoothgrad(
         mean = weighted_input_grad(rnet, xs, jnp.full((n,), 1 / n, jnp.float32), target)
         return mean.sum(axis=-1)
     return smooth(BASES[base], n, sigma)(net, x, target, key)
+
+
+def smoothgrad_grid(
+    net: Net,
+    x: jax.Array,
+    targets: jax.Array,
+    keys: jax.Array,
+    *,
+    base: str,
+    n: int,
+    sigma: float,
+) -> jax.Array:
+    """`smoothgrad` for every target of one image: x (H, W, C), targets (T,), keys (T,) ->
+    (T, H, W). The noise comes from keys[0] (`key_per_sample`: one draw for all classes).
+
+    The plain-gradient base on networks that begin with narrow convolutions, ReLUs and 2×2
+    max-pools takes `blockgrad.block_input_grads` (backward passes for all targets over 2×2
+    blocks; exact up to float rounding); everything else is `smoothgrad` vmapped over targets.
+    """
+    if base == "saliency":
+        xs, _ = _noisy_copies(x, keys[0], n, sigma)
+        grads = block_input_grads(net, xs, jnp.full((n,), 1 / n, jnp.float32), targets)
+        if grads is not None:
+            return grads.sum(axis=-1)
+    one = lambda t: smoothgrad(net, x, t, keys[0], base=base, n=n, sigma=sigma)  # noqa: E731
+    return jax.vmap(one)(targets)

@@ -91,3 +91,20 @@ def test_grid_draws_one_noise_per_sample_for_all_classes(tiny_net, key):
     samples = [SimpleNamespace(sha256="a" * 64), SimpleNamespace(sha256="b" * 64)]
     two, ten = (example_keys(0, "smoothgrad", samples, t) for t in (2, 10))
     np.testing.assert_array_equal(two[:, 0], ten[:, 0])
+
+
+@pytest.mark.parametrize("base", sorted(BASES))
+def test_grid_equals_the_per_class_definition_for_every_base(base, tiny_net, key):
+    """`smoothgrad_grid` (the registry's grid_fn: saliency's backward passes over 2×2 blocks,
+    probes/blockgrad.py; the other bases vmapped over classes) is `smoothgrad` class by class."""
+    hp = {"base": base, "n": 3, "sigma": 0.2}
+    xs = np.asarray(jax.random.uniform(jax.random.key(45), (2, 8, 8, 1)))
+    targets = np.array([[4, 0], [2, 3]], np.int32)
+    kd = key_data(key, 2, 2)
+    grid = np.asarray(batched_grid(PROBES["smoothgrad"], **hp)(tiny_net, xs, targets, kd))
+    keys = jax.random.wrap_key_data(kd)
+    one = jax.jit(functools.partial(smoothgrad, **hp))
+    for i in range(2):
+        for t in range(2):
+            want = one(tiny_net, jnp.asarray(xs[i]), jnp.int32(targets[i, t]), keys[i, 0])
+            np.testing.assert_allclose(grid[i, t], want, rtol=2e-5, atol=2e-6)
