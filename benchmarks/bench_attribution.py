@@ -110,6 +110,11 @@ OPTIMIZATIONS = {
     "but building them and XLA:CPU's batched small matmuls, 16 GFLOP/s, made it 7x slower). "
     "The convolutions alone (block lowering, measured one by one) take ~0.94 ms per map at 10 "
     "classes, 0.6 of it the second convolution's transpose",
+    "chunk pipelining": "batching.map_chunks keeps one chunk in flight: the next chunk is "
+    "sliced and dispatched (JAX dispatches asynchronously) before the previous one's maps are "
+    "read back. Interleaved, 200 images x 10 classes, min / median of 5, ms per map: SmoothGrad "
+    "1.12 / 1.21 -> 1.09 / 1.12, integrated gradients 1.55 / 1.67 -> 1.51 / 1.61; a deeper queue "
+    "or fully asynchronous dispatch measured within this machine's noise of one in flight",
     "occlusion": "ProbeSpec chunk 16 -> 4 images per call (580 forward passes, CPU-cache sized): "
     "1.9 -> 1.6 ms CPU per map (-17 %)",
     "convolution lowering": "narrow convolutions (at most 12 channels in and out, kernels of "
