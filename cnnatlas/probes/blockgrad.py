@@ -4,8 +4,9 @@
     G[t] = sum_k w_k d z_t / d x (xs[k])        xs (m, H, W, C), w (m,), targets (T,)
 
 What `gradients.weighted_input_grad` vmapped over targets computes, for networks that begin
-with plain narrow convolutions, ReLUs and 2×2 max-pools over maps of even size (TinyVGG's
-blocks; the head `models.blockrun` runs over blocks). Autodiff of `blockconv`'s lowering
+with plain narrow convolutions, ReLUs (with the gradient's, guided backprop's or deconvnet's
+backward rule, relu_rules.py) and 2×2 max-pools over maps of even size (TinyVGG's blocks; the
+head `models.blockrun` runs over blocks). Autodiff of `blockconv`'s lowering
 rearranges every convolution's cotangent from pixels to blocks and back, and XLA fused each
 max-pool's routing (which of the four pixels won, a function of the point only) into its
 consumer, where it was recomputed for every target. Here the forward pass runs in blocks once per
@@ -36,6 +37,15 @@ from ..models import Net
 from ..models.base import Stage, max_pool_2x2, relu
 from ..models.blockconv import block_kernel, from_blocks, plain_conv, to_blocks
 from ..models.blockrun import blocked_conv
+from .relu_rules import deconv_relu, guided_relu
+
+# ReLU ops and their backward rule given the output cotangent g and the saved mask [z > 0]
+# (relu_rules.py: the gradient, guided backprop, deconvnet)
+RELU_RULES = {
+    relu: lambda g, mask: g * mask,
+    guided_relu: lambda g, mask: jnp.maximum(g, 0) * mask,
+    deconv_relu: lambda g, mask: jnp.maximum(g, 0),
+}
 
 _NHWC = ("NHWC", "HWIO", "NHWC")
 
@@ -79,7 +89,7 @@ def _head(net: Net, xs: jax.Array) -> tuple[list[_Step], list, jax.Array, bool, 
             steps.append(_Step("conv", stage, pads, size))
             saved.append(None)
             (a, size), blocked = done, True
-        elif blocked and stage.kind == "relu" and stage.op is relu:
+        elif blocked and stage.kind == "relu" and stage.op in RELU_RULES:
             mask = _pin((a > 0).astype(a.dtype))
             steps.append(_Step("relu", stage))
             saved.append(mask)
@@ -146,7 +156,7 @@ def block_input_grads(
             flat = _conv_transpose(net, step, g.reshape(m * n_t, *g.shape[2:]))
             g = flat.reshape(m, n_t, *flat.shape[1:])
         elif step.kind == "relu":
-            g = g * keep[:, None]
+            g = RELU_RULES[step.stage.op](g, keep[:, None])
         else:  # pool: pixels (m, T, h, w, K) -> blocks (m, T, h, w, 4K) by the routing
             shape = keep.shape
             route = keep.reshape(m, 1, *shape[1:3], 4, shape[3] // 4)

@@ -13,7 +13,7 @@ averaged over the same n noisy copies, which makes the per-class maps directly c
 differences come from the class, not from different noise), and the noisy copies and their
 forward passes do not depend on the class: they are computed once per image and only the
 backward passes are batched over classes. `smoothgrad_grid` (the registry's `grid_fn`) takes
-all classes of an image in one call; with the plain-gradient base on TinyVGG-like networks its
+all classes of an image in one call; with a gradient base on TinyVGG-like networks its
 backward passes run over 2×2 blocks with saved masks and pool routings (blockgrad.py).
 """
 
@@ -111,13 +111,16 @@ def smoothgrad_grid(
     """`smoothgrad` for every target of one image: x (H, W, C), targets (T,), keys (T,) ->
     (T, H, W). The noise comes from keys[0] (`key_per_sample`: one draw for all classes).
 
-    The plain-gradient base on networks that begin with narrow convolutions, ReLUs and 2×2
-    max-pools takes `blockgrad.block_input_grads` (backward passes for all targets over 2×2
-    blocks; exact up to float rounding); everything else is `smoothgrad` vmapped over targets.
+    The gradient bases (GRADIENT_BASES) on networks that begin with narrow convolutions, ReLUs
+    and 2×2 max-pools take `blockgrad.block_input_grads` (backward passes for all targets over
+    2×2 blocks; exact up to float rounding); everything else is `smoothgrad` vmapped over
+    targets.
     """
-    if base == "saliency":
+    if base in GRADIENT_BASES:
+        rule = GRADIENT_BASES[base]
+        rnet = net if rule is None else with_rule(net, rule)
         xs, _ = _noisy_copies(x, keys[0], n, sigma)
-        grads = block_input_grads(net, xs, jnp.full((n,), 1 / n, jnp.float32), targets)
+        grads = block_input_grads(rnet, xs, jnp.full((n,), 1 / n, jnp.float32), targets)
         if grads is not None:
             return grads.sum(axis=-1)
     one = lambda t: smoothgrad(net, x, t, keys[0], base=base, n=n, sigma=sigma)  # noqa: E731

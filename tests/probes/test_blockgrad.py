@@ -1,6 +1,7 @@
 """Input gradients with the backward pass written out over 2×2 blocks (probes/blockgrad.py,
 SmoothGrad's) equal autodiff's (`gradients.weighted_input_grad` for each target), on every model
-shape whose head runs over blocks, with ties in the max-pools, and fall back where it cannot."""
+shape whose head runs over blocks, under the modified ReLU rules, with ties in the max-pools,
+and fall back where they cannot."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from cnnatlas.models.base import ModelSpec, Stage, flatten, max_pool_2x2, relu
 from cnnatlas.models.blockconv import blockconv_net
 from cnnatlas.probes.blockgrad import block_input_grads
 from cnnatlas.probes.gradients import weighted_input_grad
+from cnnatlas.probes.relu_rules import with_rule
 
 
 def _spec(*stages: Stage, shape=(12, 12, 2)) -> ModelSpec:
@@ -70,6 +72,19 @@ def test_equals_autodiff(name):
     assert scale > 0
     np.testing.assert_allclose(got, want, atol=2e-6 * scale, rtol=0)
     np.testing.assert_allclose(got[0], got[2], atol=1e-6 * scale, rtol=0)
+
+
+@pytest.mark.parametrize("rule", ["guided", "deconvnet"])
+def test_modified_relu_rules_equal_their_custom_vjp(rule):
+    """Guided backprop's and deconvnet's ReLU rules (relu_rules.py, SmoothGrad's other gradient
+    bases) applied by hand equal autodiff through their custom_vjp."""
+    spec = COVERED["tinyvgg"]
+    net = with_rule(Net(spec.init(jax.random.key(3)), spec), rule)
+    xs = jax.random.normal(jax.random.key(4), (4, *spec.input_shape))
+    got, want = _both(net, xs, jnp.array([1, 7], jnp.int32))
+    scale = float(jnp.abs(want).max())
+    assert scale > 0
+    np.testing.assert_allclose(got, want, atol=2e-6 * scale, rtol=0)
 
 
 def test_max_pool_ties_split_as_autodiff_splits_them():
