@@ -77,6 +77,17 @@ def smooth(probe: Probe, n: int, sigma: float) -> Probe:
     return smoothed
 
 
+def _gradient_inputs(
+    net: Net, x: jax.Array, key: jax.Array, base: str, n: int, sigma: float
+) -> tuple[Net, jax.Array, jax.Array]:
+    """For a gradient base: the net under its ReLU rule, the n noisy copies of x and their
+    weights 1/n, as `weighted_input_grad` and `block_input_grads` take them."""
+    rule = GRADIENT_BASES[base]
+    xs, _ = _noisy_copies(x, key, n, sigma)
+    rnet = net if rule is None else with_rule(net, rule)
+    return rnet, xs, jnp.full((n,), 1 / n, jnp.float32)
+
+
 def smoothgrad(
     net: Net, x: jax.Array, target: jax.Array, key: jax.Array, *, base: str, n: int, sigma: float
 ) -> jax.Array:
@@ -90,11 +101,7 @@ def smoothgrad(
     instead of n times (exact up to float rounding; tested against `smooth`).
     """
     if base in GRADIENT_BASES:
-        rule = GRADIENT_BASES[base]
-        rnet = net if rule is None else with_rule(net, rule)
-        xs, _ = _noisy_copies(x, key, n, sigma)
-        mean = weighted_input_grad(rnet, xs, jnp.full((n,), 1 / n, jnp.float32), target)
-        return mean.sum(axis=-1)
+        return weighted_input_grad(*_gradient_inputs(net, x, key, base, n, sigma), target).sum(-1)
     return smooth(BASES[base], n, sigma)(net, x, target, key)
 
 
@@ -117,10 +124,7 @@ def smoothgrad_grid(
     targets.
     """
     if base in GRADIENT_BASES:
-        rule = GRADIENT_BASES[base]
-        rnet = net if rule is None else with_rule(net, rule)
-        xs, _ = _noisy_copies(x, keys[0], n, sigma)
-        grads = block_input_grads(rnet, xs, jnp.full((n,), 1 / n, jnp.float32), targets)
+        grads = block_input_grads(*_gradient_inputs(net, x, keys[0], base, n, sigma), targets)
         if grads is not None:
             return grads.sum(axis=-1)
     one = lambda t: smoothgrad(net, x, t, keys[0], base=base, n=n, sigma=sigma)  # noqa: E731
