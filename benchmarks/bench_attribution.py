@@ -109,7 +109,14 @@ OPTIMIZATIONS = {
     "max-pool routing leaves in the second convolution's cotangent (4.7x fewer multiply-adds, "
     "but building them and XLA:CPU's batched small matmuls, 16 GFLOP/s, made it 7x slower). "
     "The convolutions alone (block lowering, measured one by one) take ~0.94 ms per map at 10 "
-    "classes, 0.6 of it the second convolution's transpose",
+    "classes, 0.6 of it the second convolution's transpose. Later (2026-11-28, AVX2 host, 2 "
+    "images x 10 classes per call): the noise is ~1 ms of a ~20 ms call (threefry's rolled "
+    "loop 0.34; the normal's erf_inv fused into the pixel-to-block transpose, so not "
+    "vectorized, 0.64); materializing the copies before the transpose saves 0.1 ms and "
+    "Box-Muller from the same bits 0.3 ms per call, under 2 %: not taken. The 40 -> 40 "
+    "transposed block convolution: 2x2 blocks 10.5 ms at batch 500, 1x2 blocks (1.33x the "
+    "useful multiply-adds instead of 1.78x, but 20 channels) 13.1, XLA's 10-channel one 25.0, "
+    "YNNPACK (its fusions on) 13.8",
     "chunk pipelining": "batching.map_chunks keeps one chunk in flight: the next chunk is "
     "sliced and dispatched (JAX dispatches asynchronously) before the previous one's maps are "
     "read back. Interleaved, 200 images x 10 classes, min / median of 5, ms per map: SmoothGrad "
