@@ -116,7 +116,10 @@ OPTIMIZATIONS = {
     "Box-Muller from the same bits 0.3 ms per call, under 2 %: not taken. The 40 -> 40 "
     "transposed block convolution: 2x2 blocks 10.5 ms at batch 500, 1x2 blocks (1.33x the "
     "useful multiply-adds instead of 1.78x, but 20 channels) 13.1, XLA's 10-channel one 25.0, "
-    "YNNPACK (its fusions on) 13.8",
+    "YNNPACK (its fusions on) 13.8; on one thread (multi_thread_eigen off) 9.7 against 9.2 on "
+    "two, and two one-thread processes side by side took 17.7 and 28.0 each: on this host the "
+    "two vCPUs share one core's FMA throughput, so neither threads nor devices add any for the "
+    "convolutions (~89 GFLOP/s counting the block kernels' zeros)",
     "chunk pipelining": "batching.map_chunks keeps one chunk in flight: the next chunk is "
     "sliced and dispatched (JAX dispatches asynchronously) before the previous one's maps are "
     "read back. Interleaved, 200 images x 10 classes, min / median of 5, ms per map: SmoothGrad "
