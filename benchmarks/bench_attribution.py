@@ -119,7 +119,11 @@ OPTIMIZATIONS = {
     "YNNPACK (its fusions on) 13.8; on one thread (multi_thread_eigen off) 9.7 against 9.2 on "
     "two, and two one-thread processes side by side took 17.7 and 28.0 each: on this host the "
     "two vCPUs share one core's FMA throughput, so neither threads nor devices add any for the "
-    "convolutions (~89 GFLOP/s counting the block kernels' zeros)",
+    "convolutions (~89 GFLOP/s counting the block kernels' zeros). What two threads can "
+    "overlap is the rest: two independent one-image lanes in one jitted call (XLA:CPU runs "
+    "independent thunks concurrently) -2.5 %, the chunk split over 2 forced host devices -5 to "
+    "-7 % (interleaved, 16 rounds, min and median); not taken: within this host's run-to-run "
+    "noise, and forced devices change every other computation too (Grad-CAM 0.91x, bench_devices)",
     "chunk pipelining": "batching.map_chunks keeps one chunk in flight: the next chunk is "
     "sliced and dispatched (JAX dispatches asynchronously) before the previous one's maps are "
     "read back. Interleaved, 200 images x 10 classes, min / median of 5, ms per map: SmoothGrad "
