@@ -8,8 +8,8 @@ DATASET := /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz
 APT := DEBIAN_FRONTEND=noninteractive apt-get
 ARGS ?=
 # `make test TEST_WORKERS="-n 2 --dist loadfile"` runs pytest-xdist workers, each computing on one
-# thread (tests/conftest.py): 14.4 instead of 18.0 min on the 2-core host, but in one of three
-# such runs tests/test_crash.py::...[compute] rebuilt different activation bytes (not seen in
+# thread (tests/conftest.py): 14.4 instead of 18.0 min on the 2-core host (12.3 vs 15.1 on a
+# faster day), but in one of four such runs tests/test_crash.py::...[compute] rebuilt different activation bytes (not seen in
 # one process, nor alone under xdist; cause not found yet), so CI runs in one process.
 TEST_WORKERS ?=
 # Python writes the bytecode of what it imports (deps are installed with --no-compile, below).
