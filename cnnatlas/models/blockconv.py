@@ -53,7 +53,7 @@ from .base import ModelSpec, Net
 
 MAX_CHANNELS = 12  # input and output channels up to which the block lowering is used (measured)
 MIN_KERNEL = 3  # smaller kernels grow too much over blocks (2×2: 4× the work; measured slower)
-_NHWC = ("NHWC", "HWIO", "NHWC")
+NHWC = ("NHWC", "HWIO", "NHWC")
 
 
 @cache
@@ -104,7 +104,7 @@ def block_conv(x: jax.Array, w: jax.Array, precision: Any = None) -> jax.Array:
     x = x[:, : need[0], : need[1]]
     x = jnp.pad(x, ((0, 0), (0, need[0] - x.shape[1]), (0, need[1] - x.shape[2]), (0, 0)))
     y = lax.conv_general_dilated(to_blocks(x), block_kernel(w), (1, 1), "VALID",
-                                 dimension_numbers=_NHWC, precision=precision)  # fmt: skip
+                                 dimension_numbers=NHWC, precision=precision)  # fmt: skip
     return from_blocks(y)[:, :oh, :ow]
 
 
@@ -162,7 +162,7 @@ def covered(lhs: jax.Array, rhs: jax.Array, window_strides: Sequence[int], paddi
         and pads is not None
         and all(lo >= 0 and hi >= 0 for lo, hi in pads)  # negative padding crops: lax's
         and lax.conv_dimension_numbers(lhs.shape, rhs.shape, dimension_numbers)
-        == lax.conv_dimension_numbers(lhs.shape, rhs.shape, _NHWC)
+        == lax.conv_dimension_numbers(lhs.shape, rhs.shape, NHWC)
         and rhs.shape[2] == lhs.shape[3]
         and max(rhs.shape[2], rhs.shape[3]) <= MAX_CHANNELS
         and min(rhs.shape[:2]) >= MIN_KERNEL

@@ -25,9 +25,15 @@ import jax.numpy as jnp
 from jax import lax
 
 from .base import ModelSpec, Stage, max_pool_2x2
-from .blockconv import block_kernel, blockconv_spec, covered, from_blocks, plain_conv, to_blocks
-
-_NHWC = ("NHWC", "HWIO", "NHWC")
+from .blockconv import (
+    NHWC,
+    block_kernel,
+    blockconv_spec,
+    covered,
+    from_blocks,
+    plain_conv,
+    to_blocks,
+)
 
 
 def blocked_conv(stage: Stage, p: dict, a: jax.Array, size: tuple[int, int], blocked: bool):
@@ -41,7 +47,7 @@ def blocked_conv(stage: Stage, p: dict, a: jax.Array, size: tuple[int, int], blo
         return None
     pads = plain[1]
     probe = jax.ShapeDtypeStruct((1, *size, c_in), a.dtype)
-    if not covered(probe, kernel, (1, 1), pads, dimension_numbers=_NHWC):
+    if not covered(probe, kernel, (1, 1), pads, dimension_numbers=NHWC):
         return None
     out = (size[0] + sum(pads[0]) - kh + 1, size[1] + sum(pads[1]) - kw + 1)
     if out[0] % 2 or out[1] % 2 or (blocked and any(lo or hi for lo, hi in pads)):
@@ -49,7 +55,7 @@ def blocked_conv(stage: Stage, p: dict, a: jax.Array, size: tuple[int, int], blo
     if not blocked:  # padded to out + k - 1 pixels: (out/2 + (k+1)/2 - 1) blocks of 2
         a = to_blocks(jnp.pad(a, ((0, 0), *pads, (0, 0))))
     y = lax.conv_general_dilated(a, block_kernel(kernel), (1, 1), "VALID",
-                                 dimension_numbers=_NHWC, precision=m.precision)  # fmt: skip
+                                 dimension_numbers=NHWC, precision=m.precision)  # fmt: skip
     if m.use_bias:
         # channels ordered (row phase, column phase, channel): the bias once per phase
         y = y + jnp.tile(p["bias"], 4).reshape(1, 1, 1, -1)

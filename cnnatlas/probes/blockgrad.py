@@ -35,7 +35,7 @@ from jax import lax
 
 from ..models import Net
 from ..models.base import Stage, max_pool_2x2, relu
-from ..models.blockconv import block_kernel, from_blocks, plain_conv, to_blocks
+from ..models.blockconv import NHWC, block_kernel, from_blocks, plain_conv, to_blocks
 from ..models.blockrun import blocked_conv
 from .relu_rules import deconv_relu, guided_relu
 
@@ -46,8 +46,6 @@ RELU_RULES = {
     guided_relu: lambda g, mask: jnp.maximum(g, 0) * mask,
     deconv_relu: lambda g, mask: jnp.maximum(g, 0),
 }
-
-_NHWC = ("NHWC", "HWIO", "NHWC")
 
 
 @dataclass(frozen=True)
@@ -118,7 +116,7 @@ def _conv_transpose(net: Net, step: _Step, g: jax.Array) -> jax.Array:
     shape = (n, h + kb - 1, w + kernel.shape[1] - 1, kernel.shape[2])
 
     def conv(a):
-        return lax.conv_general_dilated(a, kernel, (1, 1), "VALID", dimension_numbers=_NHWC)
+        return lax.conv_general_dilated(a, kernel, (1, 1), "VALID", dimension_numbers=NHWC)
 
     (out,) = jax.linear_transpose(conv, jax.ShapeDtypeStruct(shape, g.dtype))(g)
     if step.pads is None:

@@ -95,8 +95,9 @@ def test_grid_draws_one_noise_per_sample_for_all_classes(tiny_net, key):
 
 @pytest.mark.parametrize("base", sorted(BASES))
 def test_grid_equals_the_per_class_definition_for_every_base(base, tiny_net, key):
-    """`smoothgrad_grid` (the registry's grid_fn: saliency's backward passes over 2×2 blocks,
-    probes/blockgrad.py; the other bases vmapped over classes) is `smoothgrad` class by class."""
+    """`smoothgrad_grid` (the registry's grid_fn: the gradient bases' backward passes over 2×2
+    blocks, probes/blockgrad.py; gradient × input vmapped over classes) is `smoothgrad` class by
+    class."""
     hp = {"base": base, "n": 3, "sigma": 0.2}
     xs = np.asarray(jax.random.uniform(jax.random.key(45), (2, 8, 8, 1)))
     targets = np.array([[4, 0], [2, 3]], np.int32)
