@@ -73,3 +73,19 @@ def test_attribution_scale_switch(page, tiny_build, served, mode):
     ):
         page.get_by_label(label).check()
         assert all(loc.is_visible() == (s == scope) for s, loc in scopes.items()), scope
+
+
+def test_formulas_are_laid_out_as_math(page, tiny_build):
+    """The method page's equations are MathML the browser typesets: a fraction's numerator sits
+    above its denominator (as plain text they would run side by side on one line)."""
+    page.goto(tiny_build[0].as_uri() + "/methods/integrated_gradients/index.html")
+    blocks = page.locator(".prose .math.block math")
+    assert blocks.count() >= 2 and blocks.first.is_visible()
+    boxes = page.evaluate(
+        """() => [...document.querySelectorAll('.prose .math.block mfrac')].map(f => {
+             const [num, den] = [...f.children].map(c => c.getBoundingClientRect());
+             return [num.bottom, den.top, num.height, den.height];
+           })"""
+    )
+    assert boxes and all(h1 > 0 and h2 > 0 and bottom <= top + 1 for bottom, top, h1, h2 in boxes)
+    assert page.locator(".prose .math.inline math").count() >= 3

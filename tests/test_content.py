@@ -20,6 +20,7 @@ from cnnatlas.content import (
     reading_file,
     render_markdown,
 )
+from cnnatlas.content.texmath import MATHML_TAGS
 from cnnatlas.errors import ContentError
 from cnnatlas.probes import PROBES
 
@@ -209,3 +210,46 @@ def test_shipped_prose_links_are_relative_or_http():
                 if not parts.scheme:  # explicit index.html links, or a fragment on this page
                     ok = target.endswith(("index.html", ".png")) or target.startswith("#")
                     assert ok and not target.startswith("/"), f"{prose.path}: {target}"
+
+
+def test_tex_between_dollars_is_typeset_as_mathml():
+    html = str(render_markdown("Score $z_c$ costs $5 and $10.\n\n$$\n\\frac{1}{n} \\sum_i x_i\n$$"))
+    inline = re.search(r'<span class="math inline"><math display="inline">(.*?)</math>', html)
+    assert inline and inline.group(1) == "<mrow><msub><mi>z</mi><mi>c</mi></msub></mrow>"
+    assert "costs $5 and $10." in html  # a dollar next to a digit is money, not math
+    block = re.search(r'<div class="math block">\s*<math display="block">(.*?)</math>', html)
+    assert block and "<mfrac><mrow><mn>1</mn></mrow><mrow><mi>n</mi></mrow></mfrac>" in block[1]
+    assert "<mo>∑</mo>" in block.group(1)
+
+
+def test_formulas_cannot_inject_markup_or_links():
+    hostile = (
+        r"$\href{javascript:alert(1)}{x} + \text{<script>alert(1)</script>}$ and "
+        r"$\text{</math><img src=x onerror=alert(2)>} \style{color:red}{y}$"
+    )
+    html = str(render_markdown(hostile))
+    for bad in ("href", "<script", "<img", "onerror", "style", "javascript"):
+        assert bad not in html.lower(), bad
+    tags = set(re.findall(r"</?([a-z]+)", html))
+    assert tags <= MATHML_TAGS | {"p", "span"}, tags - MATHML_TAGS
+
+
+def test_bad_formula_is_a_content_error_with_file_line_and_fix(tmp_path):
+    folder = tmp_path / "pages" / "methods"
+    folder.mkdir(parents=True)
+    (folder / "saliency.md").write_text("# Saliency\n\nFine $x_i$.\n\nBroken $\\frac{1}{$ here.\n")
+    with pytest.raises(ContentError) as err:
+        load_prose("methods", tmp_path)
+    message = str(err.value)
+    assert str(folder / "saliency.md") in message and "line 5: $\\frac{1}{$" in message
+    assert "latex2mathml" in message and "1 formula(s)" in message
+
+
+def test_every_method_page_states_its_equation_as_typeset_math():
+    prose = load_prose("methods")
+    for name in set(PROBES) - {"activations"}:  # the forward pass: no method to state
+        assert "$$" in prose[name].text, f"{name}: no display formula"
+        html = str(render_markdown(prose[name].text))
+        assert html.count('<math display="block">') >= 1 and "<code>\\" not in html, name
+        # no formula left as ASCII in a code span (the pages wrote `sum_{i=1..n} ...` before)
+        assert not re.search(r"<code>[^<]*(sum_|d[a-z]_?[a-z]?\s*/\s*d|\^2)", html), name

@@ -1,6 +1,6 @@
 """Prose pages (`content/pages/<section>/<slug>.md`) and the one Markdown renderer of the site:
 CommonMark via markdown-it-py with raw HTML off and only http(s), relative and `#fragment` links
-kept."""
+kept, and TeX between dollars typeset as MathML (texmath.py)."""
 
 from __future__ import annotations
 
@@ -11,11 +11,14 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from markdown_it import MarkdownIt
+from markdown_it.common.utils import escapeHtml
 from markdown_it.token import Token
 from markupsafe import Markup
+from mdit_py_plugins.dollarmath import dollarmath_plugin
 
 from ..errors import ContentError
 from .reading import SHIPPED, SLUG
+from .texmath import TexError, tex_to_mathml
 
 
 def safe_link(url: str) -> bool:
@@ -24,6 +27,40 @@ def safe_link(url: str) -> bool:
     if parts.scheme:
         return parts.scheme.lower() in ("http", "https") and bool(parts.netloc)
     return not url.strip().startswith("//")
+
+
+def _math(tex: str, options: dict) -> str:
+    """A formula's MathML; one `load_prose` did not check (a summary cut mid-formula, a file
+    changed since) that cannot be typeset shows as its source."""
+    try:
+        return tex_to_mathml(tex, options["display_mode"])
+    except TexError:
+        return f"<code>{escapeHtml(tex)}</code>"
+
+
+def _parser() -> MarkdownIt:
+    """CommonMark, raw HTML off, unsafe links refused, `$tex$` and `$$tex$$` as math (a `$`
+    next to a digit or a space is a dollar sign: "$5 and $10" stays text)."""
+    md = MarkdownIt("commonmark", {"html": False})
+    md.validateLink = safe_link  # type: ignore[method-assign]
+    md.use(dollarmath_plugin, allow_labels=False, allow_space=False, allow_digits=False,
+           allow_blank_lines=False, renderer=_math)  # fmt: skip
+    return md
+
+
+def formula_errors(text: str) -> list[str]:
+    """'line N: $tex$: reason' for each formula of Markdown `text` that cannot be typeset."""
+    problems = []
+    for block in _parser().parse(text):
+        inner = block.children if block.type == "inline" and block.children else [block]
+        for tok in inner:
+            if tok.type in ("math_inline", "math_block"):
+                try:
+                    tex_to_mathml(tok.content, tok.type == "math_block")
+                except TexError as e:
+                    line = block.map[0] + 1 if block.map else 0
+                    problems.append(f"line {line}: ${' '.join(tok.content.split())}$: {e}")
+    return problems
 
 
 def render_markdown(
@@ -39,9 +76,9 @@ def render_markdown(
 
     Links other than http(s), relative and '#fragment' (javascript:, data:, mailto: ...) are not
     turned into links; images other than relative ones become their alt text (no external assets).
+    `$tex$` (inline) and `$$tex$$` (display) become sanitized MathML.
     """
-    md = MarkdownIt("commonmark", {"html": False})
-    md.validateLink = safe_link  # type: ignore[method-assign]
+    md = _parser()
     tokens = md.parse(text)
     if len(tokens) >= 3 and tokens[0].type == "heading_open" and tokens[0].tag == "h1":
         tokens = tokens[3:]
@@ -86,7 +123,7 @@ class Prose:
         """The first paragraph, as Markdown source, cut to whole sentences (for index pages)."""
         for block in self.text.split("\n\n"):
             block = " ".join(block.split())
-            if block and not block.startswith(("#", "-", "`", "|", ">")):
+            if block and not block.startswith(("#", "-", "`", "|", ">", "$$")):
                 if not block.endswith((".", "!", "?")) and ". " in block:
                     block = block[: block.rindex(". ") + 1]  # a sentence that runs into a formula
                 return block
@@ -111,6 +148,13 @@ def load_prose(section: str, content_dir: Path | None = None) -> dict[str, Prose
         first = text.lstrip().split("\n", 1)[0]
         if not first.startswith("# "):
             raise ContentError(f"{path}:1", f"expected a '# Title' first line, got {first[:40]!r}")
+        problems = formula_errors(text)
+        if problems:
+            raise ContentError(
+                str(path),
+                f"{len(problems)} formula(s) could not be typeset:\n  " + "\n  ".join(problems)
+                + "\n  write TeX that latex2mathml reads, e.g. $\\frac{a}{b}$ or $x_i^2$",
+            )  # fmt: skip
         out[path.stem] = Prose(path.stem, first[2:].strip(), text, path)
     return out
 
