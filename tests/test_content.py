@@ -20,7 +20,7 @@ from cnnatlas.content import (
     reading_file,
     render_markdown,
 )
-from cnnatlas.content.texmath import MATHML_TAGS
+from cnnatlas.content.texmath import MATHML_TAGS, tex_to_text
 from cnnatlas.errors import ContentError
 from cnnatlas.probes import PROBES
 
@@ -253,3 +253,9 @@ def test_every_method_page_states_its_equation_as_typeset_math():
         assert html.count('<math display="block">') >= 1 and "<code>\\" not in html, name
         # no formula left as ASCII in a code span (the pages wrote `sum_{i=1..n} ...` before)
         assert not re.search(r"<code>[^<]*(sum_|d[a-z]_?[a-z]?\s*/\s*d|\^2)", html), name
+
+
+def test_search_text_of_a_formula_is_its_typeset_characters():
+    text = tex_to_text(r"Gate $\mathrm{ReLU}(z) = \max(0, z)$, ratio $p_k / p_j$; costs $5 and $10")
+    assert text == "Gate ReLU(z)=max(0,z), ratio pk/pj; costs $5 and $10"
+    assert tex_to_text(r"broken $\frac{1}{$ stays") == r"broken $\frac{1}{$ stays"

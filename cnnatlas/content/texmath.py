@@ -8,6 +8,7 @@ unescaped, and a content file is user input.
 
 from __future__ import annotations
 
+import html
 import re
 
 import nh3
@@ -62,3 +63,21 @@ def tex_to_mathml(tex: str, display: bool) -> str:
         words = re.sub(r"(?<!^)(?=[A-Z])", " ", type(e).__name__.removesuffix("Error")).lower()
         raise TexError(f"{words}: {e}" if str(e) else words) from e
     return nh3.clean(mathml, tags=set(MATHML_TAGS), attributes=MATHML_ATTRIBUTES, link_rel=None)
+
+
+# a formula between single or double dollars, as the Markdown renderer reads them (no space
+# inside the dollars, no digit outside: "$5 and $10" is money)
+FORMULA = re.compile(r"(?<![\\\d])\$\$?(?=[^\s$])(.+?)(?<=[^\s\\])\$\$?(?!\d)", re.S)
+
+
+def tex_to_text(markdown: str) -> str:
+    """Markdown with each formula replaced by its typeset characters, for plain-text places
+    (search results): "$\\max(0, z_c)$" -> "max(0,zc)". A formula that cannot be read stays."""
+
+    def text(m: re.Match) -> str:
+        try:
+            return html.unescape(re.sub(r"<[^>]+>", "", tex_to_mathml(m.group(1), False)))
+        except TexError:
+            return m.group(0)
+
+    return FORMULA.sub(text, markdown)
