@@ -23,7 +23,6 @@ import functools
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import time
@@ -35,7 +34,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import torch_peers
-from common import best_of, cpu_description
+from common import best_of, cpu_description, peak_rss_mb
 from flax import serialization
 
 from cnnatlas.batching import chunk_size, map_chunks
@@ -124,6 +123,16 @@ OPTIMIZATIONS = {
     "independent thunks concurrently) -2.5 %, the chunk split over 2 forced host devices -5 to "
     "-7 % (interleaved, 16 rounds, min and median); not taken: within this host's run-to-run "
     "noise, and forced devices change every other computation too (Grad-CAM 0.91x, bench_devices)",
+    "smoothgrad (fewer multiply-adds, tried)": "SmoothGrad's second convolution's transpose "
+    "(batch 500 = 2 images x 25 copies x 10 classes, Zen 5 host, interleaved, 20-80 rounds, "
+    "q10 ms): Winograd F(2x2, 2x2) over the 2x2-block kernel (9 products instead of 16, 35 % "
+    "fewer multiply-adds) 14.7 vs 6.6, 2.55 vs 2.0 at batch 250 (its transforms cost more than "
+    "they save); the max-pool routing as per-cell lookups into a 4-phase kernel table (4x fewer "
+    "multiply-adds) 13.4 vs 4.0 (XLA materializes the gathers; the multiply-add fusion alone is "
+    "as fast as the block convolution); a matmul plus four shifted adds (no padding waste) 2.9x "
+    "slower (a 46 MB intermediate), though on the 4x4 and 5x5 maps of the second block 0.63 vs "
+    "0.80 and 0.81 vs 0.93 (~3 % of a call: not taken); the interior plus four edge strips, no "
+    "gain; explicit padding instead of linear_transpose, identical",
     "chunk pipelining": "batching.map_chunks keeps one chunk in flight: the next chunk is "
     "sliced and dispatched (JAX dispatches asynchronously) before the previous one's maps are "
     "read back. Interleaved, 200 images x 10 classes, min / median of 5, ms per map: SmoothGrad "
@@ -324,7 +333,7 @@ def _rss_child(n_images: int) -> None:
     t = time.perf_counter()
     maps = map_chunks(lambda x, c, k: fn(net, x, c, k), [xs, targets, keys], chunk)
     seconds = time.perf_counter() - t
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_mb = peak_rss_mb()
     out = {"images": len(xs), "classes": 10, "maps_shape": list(maps.shape), "chunk": chunk,
            "maps_mb": maps.nbytes / 2**20, "seconds": seconds, "peak_rss_mb": peak_mb,
            "target_peak_rss_mb": 2048}  # fmt: skip

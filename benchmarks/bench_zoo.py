@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import shutil
 import subprocess
 import sys
@@ -23,7 +22,7 @@ import time
 import tomllib
 from pathlib import Path
 
-from common import ROOT, emit
+from common import ROOT, emit, peak_rss_mb
 
 N = 1000  # training and test images
 
@@ -69,7 +68,7 @@ def one_build(config: Path, out: Path, cache: Path) -> None:
                 "seconds_total": round(time.perf_counter() - t, 2),
                 "seconds": {k: round(v, 2) for k, v in report.seconds.items()},
                 "compile_seconds": {k: round(v, 2) for k, v in report.compile_seconds.items()},
-                "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+                "peak_rss_mb": round(peak_rss_mb()),
                 "test_acc": round(report.test_acc, 4),
                 "pages": report.pages,
             }

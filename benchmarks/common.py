@@ -28,7 +28,11 @@ def best_of(fn: Callable[[], object], repeat: int = 3) -> float:
 
 
 def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """This process's peak RSS in MB: its VmHWM, which starts afresh when the process is
+    exec'd. Not ru_maxrss where /proc has VmHWM: Linux carries ru_maxrss across fork and exec,
+    so a child started by a large parent reads at least the parent's RSS at the fork (a
+    Grad-CAM run of ~1.2 GB read 2.0 GB under bench_attribution's parent holding PyTorch)."""
+    return proc_status_mb("VmHWM") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def proc_status_mb(field: str, pid: int | str = "self") -> float:
@@ -46,7 +50,10 @@ def proc_status_mb(field: str, pid: int | str = "self") -> float:
 
 def cpu_description() -> str:
     """The CPU's model and widest vector extension ("AMD EPYC, AVX2"): hosts of one name differ
-    in it, and XLA:CPU's convolutions (and so every figure here) with them."""
+    in it, and XLA:CPU's convolutions (and so every figure here) with them. A model name without
+    a number (a VM's "AMD EPYC") gets the CPU family too: "AMD EPYC (family 26), AVX-512" is a
+    Zen 5, whose large matrix products ran at ~490 GFLOP/s on 2 cores, against ~100 on the
+    "AMD EPYC, AVX2" (a Zen 3, family 25) of earlier runs."""
     try:
         info = Path("/proc/cpuinfo").read_text()
     except OSError:
@@ -59,6 +66,9 @@ def cpu_description() -> str:
     flags = set(fields.get("flags", "").split())
     isa = next((n for f, n in (("avx512f", "AVX-512"), ("avx2", "AVX2"), ("avx", "AVX"))
                 if f in flags), "")  # fmt: skip
+    family = fields.get("cpu family")
+    if family and not any(c.isdigit() for c in model):
+        model = f"{model} (family {family})"
     return f"{model}, {isa}" if isa else model
 
 
