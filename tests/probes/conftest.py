@@ -7,8 +7,10 @@ import numpy as np
 import pytest
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def rng() -> np.random.Generator:
+    """A fresh generator per test: each test draws the same numbers in any order or selection
+    of tests (a session-wide one drew per the order, different under pytest-xdist)."""
     return np.random.default_rng(1234)
 
 
