@@ -10,7 +10,10 @@ ARGS ?=
 # `make test TEST_WORKERS="-n 2 --dist loadfile"` runs pytest-xdist workers, each computing on one
 # thread (tests/conftest.py): 14.4 instead of 18.0 min on the 2-core host (12.3 vs 15.1 on a
 # faster day), but in one of four such runs tests/test_crash.py::...[compute] rebuilt different activation bytes (not seen in
-# one process, nor alone under xdist; cause not found yet), so CI runs in one process.
+# one process, nor alone under xdist; cause not found yet), so CI runs in one process. On a Zen 5
+# host it failed in 2 of 4 runs with empty per-worker JAX caches (.cache/jax-tests) and 0 of 5
+# with warm ones; the bytes were the dense logits of data/explain files, 1 ulp apart. Ruled out
+# there: a sample's row in its batch, fresh vs cache-loaded executables, YNNPACK's dot under load.
 TEST_WORKERS ?=
 # Python writes the bytecode of what it imports (deps are installed with --no-compile, below).
 # Where the environment forbids it, every process of a build or a test run compiled jax, scipy
