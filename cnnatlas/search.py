@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from .content.texmath import tex_to_text
+from .content.markdown import inline_text
 from .render import Page
 from .site import ClassInfo, LayerInfo, MethodInfo, SampleInfo, Site
 
@@ -43,8 +43,7 @@ def slim(page: Page) -> Page:
 
 def _plain(markdown: str, limit: int = 110) -> str:
     """Markdown source -> one short plain-text line (links keep their text)."""
-    text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", tex_to_text(markdown))
-    text = " ".join(re.sub(r"[*_`$#>|]", "", text).split())
+    text = " ".join(re.sub(r"[*_`$#>|]", "", inline_text(markdown)).split())
     return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + "…"
 
 

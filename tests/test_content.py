@@ -20,7 +20,8 @@ from cnnatlas.content import (
     reading_file,
     render_markdown,
 )
-from cnnatlas.content.texmath import MATHML_TAGS, tex_to_text
+from cnnatlas.content.markdown import inline_text
+from cnnatlas.content.texmath import MATHML_TAGS
 from cnnatlas.errors import ContentError
 from cnnatlas.probes import PROBES
 
@@ -256,6 +257,6 @@ def test_every_method_page_states_its_equation_as_typeset_math():
 
 
 def test_search_text_of_a_formula_is_its_typeset_characters():
-    text = tex_to_text(r"Gate $\mathrm{ReLU}(z) = \max(0, z)$, ratio $p_k / p_j$; costs $5 and $10")
+    text = inline_text(r"Gate $\mathrm{ReLU}(z) = \max(0, z)$, ratio $p_k / p_j$; costs $5 and $10")
     assert text == "Gate ReLU(z)=max(0,z), ratio pk/pj; costs $5 and $10"
-    assert tex_to_text(r"broken $\frac{1}{$ stays") == r"broken $\frac{1}{$ stays"
+    assert inline_text(r"broken $\frac{1}{$ stays") == r"broken $\frac{1}{$ stays"

@@ -4,6 +4,7 @@ kept, and TeX between dollars typeset as MathML (texmath.py)."""
 
 from __future__ import annotations
 
+import functools
 import posixpath
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from mdit_py_plugins.dollarmath import dollarmath_plugin
 
 from ..errors import ContentError
 from .reading import SHIPPED, SLUG
-from .texmath import TexError, tex_to_mathml
+from .texmath import TexError, tex_to_mathml, tex_to_text
 
 
 def safe_link(url: str) -> bool:
@@ -38,6 +39,7 @@ def _math(tex: str, options: dict) -> str:
         return f"<code>{escapeHtml(tex)}</code>"
 
 
+@functools.cache  # one parser for the build: parse and render keep no state between calls
 def _parser() -> MarkdownIt:
     """CommonMark, raw HTML off, unsafe links refused, `$tex$` and `$$tex$$` as math (a `$`
     next to a digit or a space is a dollar sign: "$5 and $10" stays text)."""
@@ -61,6 +63,22 @@ def formula_errors(text: str) -> list[str]:
                     line = block.map[0] + 1 if block.map else 0
                     problems.append(f"line {line}: ${' '.join(tok.content.split())}$: {e}")
     return problems
+
+
+def inline_text(markdown: str) -> str:
+    """Inline Markdown as plain text (link and image text kept, markup dropped), each formula as
+    its typeset characters, found by the renderer's own rules; one that cannot be read stays as
+    written."""
+    out = []
+    for tok in _parser().parseInline(markdown)[0].children or []:
+        if tok.type == "math_inline":
+            try:
+                out.append(tex_to_text(tok.content))
+            except TexError:
+                out.append(f"${tok.content}$")
+        else:
+            out.append(" " if tok.type in ("softbreak", "hardbreak") else tok.content)
+    return "".join(out)
 
 
 def render_markdown(

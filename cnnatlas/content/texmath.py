@@ -8,6 +8,7 @@ unescaped, and a content file is user input.
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 
@@ -52,6 +53,7 @@ class TexError(ValueError):
     """A formula latex2mathml cannot read."""
 
 
+@functools.lru_cache(maxsize=1024)  # a page's formulas are checked, rendered and searched
 def tex_to_mathml(tex: str, display: bool) -> str:
     """One formula -> a sanitized `<math>` element (display="block" or "inline").
 
@@ -65,19 +67,8 @@ def tex_to_mathml(tex: str, display: bool) -> str:
     return nh3.clean(mathml, tags=set(MATHML_TAGS), attributes=MATHML_ATTRIBUTES, link_rel=None)
 
 
-# a formula between single or double dollars, as the Markdown renderer reads them (no space
-# inside the dollars, no digit outside: "$5 and $10" is money)
-FORMULA = re.compile(r"(?<![\\\d])\$\$?(?=[^\s$])(.+?)(?<=[^\s\\])\$\$?(?!\d)", re.S)
+def tex_to_text(tex: str) -> str:
+    """A formula's typeset characters, for plain-text places: "\\max(0, z_c)" -> "max(0,zc)".
 
-
-def tex_to_text(markdown: str) -> str:
-    """Markdown with each formula replaced by its typeset characters, for plain-text places
-    (search results): "$\\max(0, z_c)$" -> "max(0,zc)". A formula that cannot be read stays."""
-
-    def text(m: re.Match) -> str:
-        try:
-            return html.unescape(re.sub(r"<[^>]+>", "", tex_to_mathml(m.group(1), False)))
-        except TexError:
-            return m.group(0)
-
-    return FORMULA.sub(text, markdown)
+    Raises TexError as `tex_to_mathml` does."""
+    return html.unescape(re.sub(r"<[^>]+>", "", tex_to_mathml(tex, False)))
