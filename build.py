@@ -55,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
 
     configure_xla_flags()  # before anything runs JAX: XLA reads XLA_FLAGS once
     configure_precision()
+    from cnnatlas import interrupt
     from cnnatlas.config import load_config
     from cnnatlas.errors import AtlasError
     from cnnatlas.jaxsetup import enable_compilation_cache
@@ -62,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     from cnnatlas.ui import UI
 
     ui = UI(quiet=args.quiet)
+    interrupt.install()
     try:
         site_overrides = {"report": True} if args.report else {}
         if args.base_url is not None:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
-from . import __version__, forkrender, publish, search, sitemodel
+from . import __version__, forkrender, interrupt, publish, search, sitemodel
 from .buildreport import BuildReport
 from .checks import check_output
 from .config import Config
@@ -51,6 +51,7 @@ def build(cfg: Config, out: Path, cache_dir: Path, ui: UI | None = None) -> Buil
 
     def lap(phase: str) -> None:
         nonlocal clock, compiled
+        interrupt.check()  # a Ctrl-C swallowed during the phase stops the build here
         now, comp = time.perf_counter(), compile_seconds()
         report.seconds[phase] = report.seconds.get(phase, 0.0) + now - clock
         report.compile_seconds[phase] = report.compile_seconds.get(phase, 0.0) + comp - compiled
@@ -111,6 +112,7 @@ def build(cfg: Config, out: Path, cache_dir: Path, ui: UI | None = None) -> Buil
         writer.copy_tree(TEMPLATES / "static", "static")
         writer.write(".nojekyll", b"")
         report.bytes = writer.bytes
+        interrupt.check()  # never swap in a site the user asked to abandon
         writer.commit()
     except BaseException:
         writer.abort()

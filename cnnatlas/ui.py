@@ -8,6 +8,8 @@ from contextlib import contextmanager
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from . import interrupt
+
 
 class UI:
     """Collects warnings (deduplicated, in order) and shows progress on a console."""
@@ -27,13 +29,20 @@ class UI:
     @contextmanager
     def status(self, label: str) -> Iterator[Callable[[str], None]]:
         """Yields say(text): one transient line "<label>: <text>" with a spinner, replaced by
-        each call (what a long phase is doing now); nothing in a log file or when quiet."""
+        each call (what a long phase is doing now); nothing in a log file or when quiet. Each
+        call is a point where a swallowed Ctrl-C is raised again (cnnatlas.interrupt)."""
         with self.console.status(label) as line:
-            yield lambda text: line.update(f"{label}: {text}")
+
+            def say(text: str) -> None:
+                interrupt.check()
+                line.update(f"{label}: {text}")
+
+            yield say
 
     @contextmanager
     def progress(self, label: str, total: int | None = None) -> Iterator:
-        """Yields update(done, total, fields) for a progress bar (total may be set late)."""
+        """Yields update(done, total, fields) for a progress bar (total may be set late); each
+        update is a point where a swallowed Ctrl-C is raised again (cnnatlas.interrupt)."""
         with Progress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -46,6 +55,7 @@ class UI:
             task = bar.add_task(label, total=total, extra="")
 
             def update(done: int, total: int | None = None, fields: dict | None = None) -> None:
+                interrupt.check()
                 extra = " ".join(f"{k} {v:.4f}" for k, v in (fields or {}).items())
                 bar.update(task, completed=done, total=total, extra=extra)
 
