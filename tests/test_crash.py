@@ -110,7 +110,6 @@ def test_ctrl_c_stops_cleanly(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) in (["cache"], [])
 
 
-
 # SIGINT that lands in a garbage-collector callback raises there, and the interpreter swallows it
 # ("Exception ignored in ..."): CI once saw a build run on to exit 0 after Ctrl-C in training.
 SWALLOWED = (
