@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     configure_xla_flags()  # before anything runs JAX: XLA reads XLA_FLAGS once
     configure_precision()
     from cnnatlas import interrupt
-    from cnnatlas.config import load_config
+    from cnnatlas.config import load_config, naming_config_file
     from cnnatlas.errors import AtlasError
     from cnnatlas.jaxsetup import enable_compilation_cache
     from cnnatlas.pipeline import build
@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     except AtlasError as e:
         if args.debug:
             raise
-        print(f"cnnatlas: {e.kind}: {e}", file=sys.stderr)
+        print(f"cnnatlas: {e.kind}: {naming_config_file(e, args.config)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("cnnatlas: interrupted; the previous site is unchanged", file=sys.stderr)

@@ -51,7 +51,14 @@ def check_probes(
         if spec.kind == "attribution" and name not in cfg.probes:
             continue  # an attribution method is enabled by its [probes.<name>] table
         hp = spec.resolve(cfg.probe_hparams(name), f"{where}.{name}")
-        for layer in hp.get("layers", []):
+        layers = hp.get("layers")
+        if layers is not None and (not layers or len(set(layers)) < len(layers)):
+            raise ConfigError(  # an empty list reached the probe without its layer and crashed
+                f"{where}.{name}.layers",
+                f"expected distinct layers, at least one, got {layers!r}; e.g. {[spatial[-1]]!r}"
+                f" (to turn {name} off, remove its [probes.{name}] table)",
+            )
+        for layer in layers or []:
             if layer not in spatial:
                 raise ConfigError(
                     f"{where}.{name}.layers",

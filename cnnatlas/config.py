@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
+import re
 import tomllib
 import types
 import typing
@@ -16,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
+from .errors import AtlasError, ConfigError
 
 FASHION_MNIST_CLASSES = (
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
@@ -192,6 +194,8 @@ def _coerce(value: Any, tp: Any, where: str, base: Path) -> Any:
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ConfigError(where, f"expected a number, got {value!r}")
+        if not math.isfinite(value):  # TOML allows nan and inf; no setting means either
+            raise ConfigError(where, f"expected a finite number, got {value!r}")
         return float(value)
     if tp is int and (isinstance(value, bool) or not isinstance(value, int)):
         raise ConfigError(where, f"expected an integer, got {value!r}")
@@ -284,3 +288,15 @@ def load_config(path: Path | str | None = None, overrides: dict | None = None) -
     if len(set(cfg.dataset.class_names)) != len(cfg.dataset.class_names):
         raise ConfigError(f"{where}: dataset.class_names", "class names must be unique")
     return dataclasses.replace(cfg, path=Path(path) if path is not None else Path("config"))
+
+
+# "dataset.kind", "atlas.toml: maps.layers", "model.weights: /path": a key of the config file
+_SECTIONS = "|".join(f.name for f in dataclasses.fields(Config) if f.name != "path")
+_CONFIG_KEY = re.compile(rf"(?:atlas\.toml: )?((?:{_SECTIONS})(?:\.\w+)*)(?=:|$)")
+
+
+def naming_config_file(e: AtlasError, path: Path) -> str:
+    """e's text with its place in the config file the user passed: modules that see only their
+    own table say "atlas.toml: dataset.kind" or just "model.entry", whatever the file's name."""
+    m = _CONFIG_KEY.match(e.where)
+    return f"{path}: {e.where[m.start(1) :]}: {e.message}" if m else str(e)

@@ -82,6 +82,15 @@ def test_rebuild_computes_nothing_and_is_byte_identical(tiny_build, tmp_path):
     report = build(load_config(TINY_CONFIG), tmp_path / "again", cache)
     assert report.computed == 0 and report.weights == "cache"
     assert tree_bytes(tmp_path / "again") == tree_bytes(site)
+    assert report.warnings == []  # tests/samples is absent: the usual place, nothing to say
+
+
+def test_a_samples_dir_that_is_not_there_warns(tiny_build, tmp_path):
+    _, cache, _ = tiny_build
+    typo = tmp_path / "my-imgaes"
+    report = build(load_config(TINY_CONFIG, {"samples": {"dir": str(typo)}}), tmp_path / "s", cache)
+    assert report.warnings == [f"samples.dir: folder {typo} not found; no images of your own added"]
+    assert report.computed == 0
 
 
 def test_changed_hyperparameter_recomputes_only_that_method(tiny_build, tmp_path):

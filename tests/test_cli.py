@@ -27,6 +27,14 @@ def run(*args, cwd=ROOT):
             "[probes.gradcam]\nlayers = ['conv_7']\n",
             "unknown layer 'conv_7'; expected one of conv_1_1",
         ),
+        (  # an empty list once reached the probe without a layer: a TypeError, then SIGABRT
+            "[probes.gradcam]\nlayers = []\n",
+            "probes.gradcam.layers: expected distinct layers, at least one, got []",
+        ),
+        (
+            "[probes.gradcampp]\nlayers = ['conv_2_2', 'conv_2_2']\n",
+            "expected distinct layers, at least one, got ['conv_2_2', 'conv_2_2']",
+        ),
         ("[probes.gradcan]\n", "unknown method 'gradcan'"),
         ("seed = \n", "TOML syntax error"),
     ],
@@ -43,6 +51,27 @@ def test_user_error_is_one_clear_message(tmp_path, toml, message):
     assert "Traceback" not in r.stderr
     assert r.stderr.startswith("cnnatlas: ") and r.stderr.count("\n") == 1
     assert not (tmp_path / "site").exists()
+
+
+@pytest.mark.parametrize(
+    "toml, where",
+    [  # raised by modules that see only their own table ("atlas.toml: ...", or no file at all)
+        ("[model]\nname = 'x'\n", "model.name: unknown model 'x'"),
+        ("[model]\nweights = 'no.msgpack'\n", "model.weights: "),
+        ("[dataset]\nchannels = 3\n", "dataset.channels: IDX images are grayscale"),
+    ],
+)
+def test_errors_name_the_config_file_passed(tmp_path, toml, where):
+    (tmp_path / "content").mkdir()
+    cfg = tmp_path / "content" / "my-atlas.toml"
+    cfg.write_text(toml)
+    r = run(
+        "--config", str(cfg), "--out", str(tmp_path / "site"), "--cache", str(tmp_path / "cache")
+    )
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert f"error: {cfg}: {where}" in r.stderr and "atlas.toml" not in r.stderr.replace(
+        "my-atlas.toml", ""
+    )
 
 
 def test_debug_shows_the_traceback(tmp_path):

@@ -51,6 +51,10 @@ def test_wrong_type_names_key_and_types(tmp_path):
         ("[samples]\nper_class = -2\n", r"samples\.per_class: expected a value between"),
         ("[train]\nlearning_rate = 0\n", r"train\.learning_rate"),
         ('[model]\npadding = "sme"\n', r"unknown value 'sme'.*did you mean 'same'"),
+        # TOML's nan and inf compare false with every bound: refused by name, not by range
+        ("[train]\nlearning_rate = nan\n", r"train\.learning_rate: expected a finite number"),
+        ("[maps]\nperplexity = inf\n", r"maps\.perplexity: expected a finite number, got inf"),
+        ("[trust]\nsanity_threshold = -nan\n", r"trust\.sanity_threshold: expected a finite"),
     ],
 )
 def test_out_of_range_values(tmp_path, text, match):

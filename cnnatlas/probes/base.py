@@ -7,6 +7,7 @@ values (no normalization). `batched` / `batched_grid` are the only jit(vmap(...)
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache, partial
@@ -87,6 +88,8 @@ class ProbeSpec:
                 value = hparams[name] = float(value)
             if type(value) is not type(default):
                 raise ConfigError(at, f"expected {type(default).__name__}, got {value!r}")
+            if isinstance(value, float) and not math.isfinite(value):  # TOML's nan and inf
+                raise ConfigError(at, f"expected a finite number, got {value!r}")
             if name in self.choices and value not in self.choices[name]:
                 expected = ", ".join(repr(a) for a in self.choices[name])
                 raise ConfigError(at, f"unknown value {value!r}; expected one of {expected}")

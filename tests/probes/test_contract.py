@@ -154,6 +154,7 @@ def test_diagnostics_shape_and_finite(name, tiny_net, inputs):
             r"steps: expected a value between 1 and 100000, got 0",
         ),
         ("integrated_gradients", {"steps": 64.0}, r"steps: expected int, got 64\.0"),
+        ("smoothgrad", {"sigma": float("nan")}, r"smoothgrad\.sigma: expected a finite number"),
         ("occlusion", {"stride": -2}, r"occlusion\.stride: expected a value >= 1, got -2"),
         (
             "occlusion",
