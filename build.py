@@ -7,6 +7,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -87,13 +88,17 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         print("cnnatlas: interrupted; the previous site is unchanged", file=sys.stderr)
-        # Exit now, without the interpreter's teardown: work JAX dispatched asynchronously can
-        # still be running on XLA's threads, and tearing down under it crashed the process
-        # (SIGSEGV after this message, on a loaded machine). Nothing is left to clean up here:
-        # the staging folder went in `build`'s finally and cache files are written atomically.
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(130)
+        exit_now(130)
+    except Exception:  # a bug, not bad input: the traceback is what a report needs
+        import traceback
+
+        traceback.print_exc()
+        print(
+            "cnnatlas: internal error (a bug, not your input); please report it with the"
+            " traceback above",
+            file=sys.stderr,
+        )
+        exit_now(1)  # it had aborted the process (SIGABRT) after such a traceback
     print(report.summary())
     if args.zip:
         from cnnatlas.publish import write_zip
@@ -105,6 +110,16 @@ def main(argv: list[str] | None = None) -> int:
     index = args.out / "index.html"
     print(f"open {index} in a browser, or run: python -m http.server -d {args.out}")
     return 0
+
+
+def exit_now(code: int) -> NoReturn:
+    """Exit without the interpreter's teardown: work JAX dispatched asynchronously can still be
+    running on XLA's threads, and tearing down under it crashed the process (SIGSEGV or SIGABRT
+    after the message, on a loaded machine). Nothing is left to clean up here: the staging
+    folder went in `build`'s finally and cache files are written atomically."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def print_profile(report, path: Path) -> None:

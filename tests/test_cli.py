@@ -74,6 +74,28 @@ def test_errors_name_the_config_file_passed(tmp_path, toml, where):
     )
 
 
+def test_a_bug_shows_its_traceback_says_so_and_exits_1(tiny_build, tmp_path):
+    """Not bad input: the traceback is kept for the report, and the exit is a plain 1 (an
+    exception leaving main had once aborted the process, SIGABRT, at interpreter teardown)."""
+    _, cache, _ = tiny_build
+    code = (
+        "import sys; sys.path.insert(0, '.'); import build, cnnatlas.pipeline as p\n"
+        "def boom(*a, **k): raise RuntimeError('boom')\n"
+        "p.render = boom\n"
+        "sys.exit(build.main(sys.argv[1:]))"
+    )
+    out = tmp_path / "site"
+    args = ["--config", str(ROOT / "tests/tiny.toml"), "--out", str(out), "--cache", str(cache)]
+    r = subprocess.run(
+        [sys.executable, "-c", code, *args, "--quiet"], capture_output=True, text=True, cwd=ROOT
+    )
+    assert r.returncode == 1, r.stderr[-2000:]
+    assert "Traceback" in r.stderr and "RuntimeError: boom" in r.stderr
+    assert r.stderr.rstrip().endswith("cnnatlas: internal error (a bug, not your input); please "
+                                      "report it with the traceback above")  # fmt: skip
+    assert not out.exists()
+
+
 def test_debug_shows_the_traceback(tmp_path):
     cfg = tmp_path / "atlas.toml"
     cfg.write_text("[train]\nepoch = 2\n")
