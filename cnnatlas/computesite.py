@@ -75,8 +75,8 @@ def compute_site(
     report.test_acc, report.weights = prov.test_acc, prov.source
     lap("model")
 
-    usual = {(cfg.path.parent / "samples").resolve(), Path("samples").resolve()}
-    if not cfg.samples.dir.is_dir() and cfg.samples.dir.resolve() not in usual:  # a typo?
+    # a folder named "samples" is where images may be dropped later; any other name, a typo?
+    if cfg.samples.dir.name != "samples" and not cfg.samples.dir.is_dir():
         ui.warn(f"samples.dir: folder {cfg.samples.dir} not found; no images of your own added")
     samples = pick_test_samples(data, cfg.samples.per_class) + user_samples(
         cfg.samples.dir,

@@ -1,10 +1,12 @@
 """Config loading: defaults, overrides, and messages that say where, what and how to fix."""
 
+import dataclasses
+import re
 from pathlib import Path
 
 import pytest
 
-from cnnatlas.config import FASHION_MNIST_CLASSES, load_config
+from cnnatlas.config import FASHION_MNIST_CLASSES, Config, load_config
 from cnnatlas.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -80,3 +82,17 @@ def test_class_names_must_be_unique(tmp_path):
 def test_overrides_merge_into_tables(tmp_path):
     cfg = load_config(write(tmp_path, "[train]\nepochs = 3\n"), {"train": {"batch_size": 7}})
     assert (cfg.train.epochs, cfg.train.batch_size) == (3, 7)
+
+
+def test_readme_documents_every_key_and_no_other():
+    """The README's configuration table and the config dataclasses name the same keys."""
+    keys = set()
+    for f in dataclasses.fields(Config):
+        if f.name in ("path", "probes"):  # probes: per method, documented by method
+            continue
+        tables = dataclasses.fields(f.default) if dataclasses.is_dataclass(f.default) else ()
+        keys |= {f"{f.name}.{g.name}" for g in tables} or {f.name}
+    table = (ROOT / "README.md").read_text().split("## Configuration", 1)[1].split("\n## ")[0]
+    rows = set(re.findall(r"^\| `([a-z_.]+)`", table, re.M))
+    assert keys - rows == set(), "undocumented"
+    assert {r for r in rows - keys if not r.startswith("probes.")} == set(), "not a key"
