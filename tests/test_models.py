@@ -70,3 +70,13 @@ def test_check_params_lists_every_mismatch(tiny_net):
     ):
         check_params(tiny_net.spec, params, "w.msgpack")
     check_params(tiny_net.spec, tiny_net.params, "ok")  # the real tree passes
+
+
+@pytest.mark.parametrize(("padding", "side"), [("valid", 16), ("same", 4)])
+def test_images_too_small_for_the_model_are_refused_with_the_smallest_size(padding, side):
+    # valid: 16 -> 14 -> 12 -> pool 6 -> 4 -> 2 -> pool 1; same: 4 -> pool 2 -> pool 1
+    cfg = ModelConfig(padding=padding)
+    assert make_spec(cfg, (side, side, 1), 10).shapes()["pool_2"][:2] == (1, 1)
+    with pytest.raises(ModelError, match=rf"cannot take {side - 1}×{side - 1} images.*"
+                                         rf"at least {side}×{side}"):  # fmt: skip
+        make_spec(cfg, (side - 1, side - 1, 1), 10)

@@ -129,10 +129,20 @@ def split_test(keys: Sequence[str], labels: np.ndarray, fraction: float) -> np.n
     return mask
 
 
+MAX_CLASSES = 1000  # each class gets a page, a row and a column of the confusion matrix
+
+
 def class_names(cfg: DatasetConfig, n_classes: int, found: Sequence[str] | None) -> tuple[str, ...]:
     """The class names: `dataset.class_names` when set (exactly `n_classes` of them), else those
     found in the data, else Fashion-MNIST's for a 10-class dataset in a folder named *fashion*,
     else "0", "1", …"""
+    if not 2 <= n_classes <= MAX_CLASSES:  # e.g. ids up to 19 million: a column of other numbers
+        raise DataError(
+            str(cfg.path),
+            f"found {n_classes} class{'' if n_classes == 1 else 'es'} ("
+            + ("its class names" if found else f"labels 0 to {n_classes - 1}")
+            + f"); expected 2 to {MAX_CLASSES} (labels are class ids 0, 1, 2, …, one per class)",
+        )
     if cfg.class_names:
         if len(cfg.class_names) != n_classes:
             raise DataError(

@@ -33,11 +33,17 @@ def _images(a: np.ndarray, where: str) -> np.ndarray:
     if not np.issubdtype(a.dtype, np.floating):
         raise DataError(where, f"expected uint8 (0–255) or float (0–1) images, got dtype {a.dtype}")
     a = a.astype(np.float32)
-    if a.size and not (np.isfinite(a).all() and a.min() >= 0.0 and a.max() <= 1.0):
+    finite = np.isfinite(a)
+    if a.size and not (finite.all() and a.min() >= 0.0 and a.max() <= 1.0):
+        got = (  # nanmin of an all-NaN array would print numpy's RuntimeWarning
+            f"{a.size - int(finite.sum())} values that are nan or inf"
+            if not finite.all()
+            else f"values from {a.min():g} to {a.max():g}"
+        )
         raise DataError(
             where,
-            f"float images must be finite and in [0, 1], got values from {np.nanmin(a):g} to "
-            f"{np.nanmax(a):g}; divide uint8 data by 255 or store it as uint8",
+            f"float images must be finite and in [0, 1], got {got}; divide uint8 data by 255 "
+            "or store it as uint8",
         )
     return a
 
@@ -47,6 +53,8 @@ def _labels(a: np.ndarray, n: int, where: str) -> np.ndarray:
         raise DataError(where, f"expected integer labels of shape ({n},), got {a.dtype} {a.shape}")
     if len(a) != n:
         raise DataError(where, f"expected one label per image ({n}), got {len(a)}")
+    if a.size and a.min() < 0:
+        raise DataError(where, f"labels are class ids 0, 1, 2, …; got {int(a.min())}")
     return a.astype(np.int32)
 
 
