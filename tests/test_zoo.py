@@ -268,6 +268,10 @@ def test_custom_weights_from_orbax(tmp_path):
     for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(raw), strict=True):
         np.testing.assert_array_equal(a, b)
 
+    (tmp_path / "empty").mkdir()  # Orbax finds no metadata there: said so, not an AttributeError
+    with pytest.raises(ModelError, match=r"not an Orbax checkpoint \(no checkpoint metadata"):
+        custom.read_weights(tmp_path / "empty")
+
 
 # -- end to end ---------------------------------------------------------------------------
 

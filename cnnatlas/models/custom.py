@@ -160,13 +160,23 @@ def read_weights(path: Path) -> Any:
 
         try:  # as NumPy arrays, with the structure the checkpoint records
             ckpt = ocp.PyTreeCheckpointer()
-            tree = ckpt.metadata(path.resolve()).item_metadata.tree
+            meta = ckpt.metadata(path.resolve()).item_metadata
+            if meta is None:  # an empty or unrelated folder: Orbax found no checkpoint metadata
+                raise ModelError(
+                    str(path),
+                    "not an Orbax checkpoint (no checkpoint metadata in the folder); point "
+                    "model.weights at the folder ocp.PyTreeCheckpointer().save wrote, or at a "
+                    "flax msgpack file",
+                )
+            tree = meta.tree
             args = jax.tree.map(
                 lambda _: ocp.RestoreArgs(restore_type=np.ndarray),
                 tree,
                 is_leaf=lambda v: not isinstance(v, dict),
             )
             return ckpt.restore(path.resolve(), restore_args=args)
+        except ModelError:
+            raise
         except Exception as e:
             raise ModelError(str(path), f"cannot read the Orbax checkpoint ({e})") from None
     try:
