@@ -49,6 +49,9 @@ def main(argv: list[str] | None = None) -> int:
         metavar="URL",
         help="where the site will live (overrides [site] base_url): sitemap.xml, canonical links",
     )
+    from cnnatlas import __version__  # the package's own import is light (no JAX)
+
+    ap.add_argument("--version", action="version", version=f"cnnatlas {__version__}")
     args = ap.parse_args(argv)
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

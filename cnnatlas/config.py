@@ -253,9 +253,8 @@ def load_config(path: Path | str | None = None, overrides: dict | None = None) -
     if path is not None:
         path = Path(path)
         if not path.is_file():
-            raise ConfigError(
-                str(path), "config file not found; pass --config with an existing .toml file"
-            )
+            what = "not a file" if path.exists() else "config file not found"
+            raise ConfigError(str(path), f"{what}; pass --config with an existing .toml file")
         try:
             raw = tomllib.loads(path.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as e:

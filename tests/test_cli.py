@@ -106,6 +106,15 @@ def test_debug_shows_the_traceback(tmp_path):
 def test_missing_config_file(tmp_path):
     r = run("--config", str(tmp_path / "nope.toml"))
     assert r.returncode == 1 and "config file not found" in r.stderr
+    r = run("--config", str(tmp_path))
+    assert r.returncode == 1 and f"{tmp_path}: not a file; pass --config with" in r.stderr
+
+
+def test_version():
+    from cnnatlas import __version__
+
+    r = run("--version")
+    assert r.returncode == 0 and r.stdout == f"cnnatlas {__version__}\n"
 
 
 def test_profile_table_json_and_trace(tiny_build, tmp_path):
