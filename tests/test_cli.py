@@ -15,6 +15,15 @@ def run(*args, cwd=ROOT):
     )
 
 
+def run_config(tmp_path, toml: str, name: str = "atlas.toml"):
+    """build.py on `toml` written to tmp_path/content/`name`: (its path, the finished run)."""
+    (tmp_path / "content").mkdir()
+    cfg = tmp_path / "content" / name
+    cfg.write_text(toml)
+    out, cache = str(tmp_path / "site"), str(tmp_path / "cache")
+    return cfg, run("--config", str(cfg), "--out", out, "--cache", cache)
+
+
 @pytest.mark.parametrize(
     "toml, message",
     [
@@ -40,12 +49,7 @@ def run(*args, cwd=ROOT):
     ],
 )
 def test_user_error_is_one_clear_message(tmp_path, toml, message):
-    (tmp_path / "content").mkdir()
-    cfg = tmp_path / "content" / "atlas.toml"
-    cfg.write_text(toml)
-    r = run(
-        "--config", str(cfg), "--out", str(tmp_path / "site"), "--cache", str(tmp_path / "cache")
-    )
+    _, r = run_config(tmp_path, toml)
     assert r.returncode == 1
     assert message in r.stderr
     assert "Traceback" not in r.stderr
@@ -62,12 +66,7 @@ def test_user_error_is_one_clear_message(tmp_path, toml, message):
     ],
 )
 def test_errors_name_the_config_file_passed(tmp_path, toml, where):
-    (tmp_path / "content").mkdir()
-    cfg = tmp_path / "content" / "my-atlas.toml"
-    cfg.write_text(toml)
-    r = run(
-        "--config", str(cfg), "--out", str(tmp_path / "site"), "--cache", str(tmp_path / "cache")
-    )
+    cfg, r = run_config(tmp_path, toml, "my-atlas.toml")
     assert r.returncode == 1 and "Traceback" not in r.stderr
     assert f"error: {cfg}: {where}" in r.stderr and "atlas.toml" not in r.stderr.replace(
         "my-atlas.toml", ""
